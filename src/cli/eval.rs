@@ -1,0 +1,35 @@
+use std::path::PathBuf;
+
+use blindspot::{DeviceChoice, Error, train};
+
+use super::{percent, print_json};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run folder (checkpoints/<run>, its latest checkpoint) or a checkpoint folder (…/epoch-0007).
+    checkpoint: PathBuf,
+    /// Where to run: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+    /// Read the dataset from this folder instead of the recipe's.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Error> {
+    let device = args.device.device()?;
+    let report = train::evaluate_checkpoint(&args.checkpoint, &device, args.data_dir.as_deref())?;
+    if args.json {
+        return print_json(&report);
+    }
+    println!("{} ({}, epoch {}) {}", report.run, report.arch, report.epoch, report.checkpoint);
+    println!("  train error       {}", percent(report.train_error));
+    if let Some(v) = report.validation_error {
+        println!("  validation error  {}", percent(v));
+    }
+    println!("  test error        {}  ({} images)", percent(report.test_error), report.test_examples);
+    Ok(())
+}

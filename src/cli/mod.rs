@@ -1,0 +1,93 @@
+//! The `blindspot` command line: each file parses one command's arguments and calls the library.
+
+mod eval;
+mod models;
+mod progress;
+mod recipe;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use blindspot::Error;
+
+/// Train neural networks that stay correct under adversarial perturbation (Szegedy et al. 2013),
+/// on LibTorch, CPU or CUDA.
+#[derive(Debug, Parser)]
+#[command(name = "blindspot", version, about, long_about = None, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  blindspot train recipes/fc100-100-10-weight-decay.toml
+  blindspot train recipes/fc10-1e-4.toml --device cuda --set train.epochs=5
+  blindspot train recipes/fc100-100-10-dropout.toml --resume
+  blindspot eval checkpoints/fc100-100-10-weight-decay --json
+  blindspot recipe check recipes/ae400-10.toml
+  tensorboard --logdir checkpoints";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a recipe: progress, per-epoch errors, checkpoints, TensorBoard events, metrics.json.
+    Train(train::Args),
+    /// Measure a checkpoint's train, validation and test error.
+    Eval(eval::Args),
+    /// Check or show recipe files.
+    #[command(subcommand)]
+    Recipe(recipe::Command),
+    /// List the model architectures (or show one's layers).
+    Models(models::Args),
+    /// Show what libtorch sees: CUDA availability, GPUs, CPU threads.
+    Device,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Recipe(command) => recipe::run(command),
+        Command::Models(args) => models::run(args),
+        Command::Device => {
+            device();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn device() {
+    let cuda = blindspot::backend::cuda_available();
+    println!("libtorch CPU threads: {}", blindspot::backend::cpu_threads());
+    println!("CUDA available: {cuda}");
+    if cuda {
+        println!("CUDA devices: {}", tch::Cuda::device_count());
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
+    println!("{}", serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))?);
+    Ok(())
+}
+
+/// Formats a fraction as a percentage with two decimals.
+fn percent(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}

@@ -1,0 +1,42 @@
+use std::path::PathBuf;
+
+use blindspot::{Error, recipe};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Check a recipe: every key known and well typed, every value sensible. Exit code 2 if not.
+    Check {
+        file: PathBuf,
+        /// Override a key first, as `train --set` does.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Print a recipe with every default filled in.
+    Show {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+}
+
+pub fn run(command: Command) -> Result<(), Error> {
+    match command {
+        Command::Check { file, sets } => {
+            let r = recipe::load(&file, &sets)?;
+            println!(
+                "{}: ok ({}: {}, {} epochs of batch {}, {:?} lr {}, weight decay {}, device {})",
+                file.display(),
+                r.name,
+                r.model.arch,
+                r.train.epochs,
+                r.train.batch_size,
+                r.optimizer.kind,
+                r.optimizer.learning_rate,
+                r.train.weight_decay,
+                r.device
+            );
+        }
+        Command::Show { file, sets } => print!("{}", recipe::to_toml(&recipe::load(&file, &sets)?)),
+    }
+    Ok(())
+}

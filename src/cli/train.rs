@@ -1,0 +1,54 @@
+use std::path::PathBuf;
+
+use blindspot::{DeviceChoice, Error, TrainOptions, recipe, train};
+
+use super::progress::Progress;
+use super::{percent, print_json};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The recipe file (TOML), e.g. recipes/fc100-100-10-weight-decay.toml.
+    recipe: PathBuf,
+    /// Where to run: cpu, cuda or cuda:N (overrides the recipe's `device`).
+    #[arg(long)]
+    device: Option<DeviceChoice>,
+    /// Override a recipe key, e.g. --set train.epochs=5 (repeatable; values in TOML syntax).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Continue from the run's latest checkpoint instead of starting over.
+    #[arg(long)]
+    resume: bool,
+    /// Read the dataset from this folder (default: the recipe's, then $BLINDSPOT_DATA_DIR, then data/).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print the final figures as JSON on stdout (progress still goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Error> {
+    let mut recipe = recipe::load(&args.recipe, &args.sets)?;
+    if let Some(device) = args.device {
+        recipe.device = device;
+    }
+    if let Some(dir) = args.data_dir {
+        recipe.data.dir = Some(dir);
+    }
+    let options = TrainOptions { device: recipe.device, resume: args.resume };
+    let summary = train::run(&recipe, &options, vec![Box::new(Progress::new())])?;
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        println!(
+            "{}: test error {} (train {}) after {} epochs, {:.2} s/epoch on {}; run folder {}",
+            summary.run,
+            percent(summary.test_error),
+            percent(summary.train_error),
+            summary.epochs,
+            summary.seconds_per_epoch,
+            summary.device,
+            train::run_dir(&recipe).display()
+        );
+    }
+    Ok(())
+}

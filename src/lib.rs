@@ -1,0 +1,18 @@
+//! blindspot: train neural networks that stay correct under adversarial perturbation
+//! (Szegedy et al., *Intriguing properties of neural networks*), on burn with LibTorch.
+//!
+//! One batch's way: [`data`] (IDX files -> device tensors) -> [`train`] (loop, step, hooks) with a
+//! [`model::Stack`] built from a [`recipe`]; [`backend`] is the only LibTorch-specific room.
+
+pub mod backend;
+pub mod data;
+pub mod error;
+pub mod model;
+pub mod recipe;
+pub mod train;
+
+pub use backend::DeviceChoice;
+pub use error::Error;
+pub use model::{ModelSpec, Stack};
+pub use recipe::Recipe;
+pub use train::{Hook, RunSummary, TrainOptions};

@@ -1,0 +1,182 @@
+//! TOML text -> [`Recipe`]: unknown or ill-typed keys and absurd values are errors that name the
+//! file, the line and the key's path; `--set key=value` overrides a key before the recipe is read.
+
+use std::path::Path;
+
+use toml_edit::{DocumentMut, ImDocument, Item, Table, Value};
+
+use super::schema::{PretrainSection, Recipe};
+use crate::model::{ModelSpec, zoo};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: cannot read recipe: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{origin}:{line}: {key}: {message}")]
+    Key { origin: String, line: usize, key: String, message: String },
+    #[error("{origin}: {key}: {message}")]
+    KeyNoLine { origin: String, key: String, message: String },
+    #[error("--set {assignment}: {message}")]
+    Set { assignment: String, message: String },
+}
+
+/// Reads the recipe at `path`, applying `sets` (each `dotted.key=value`, the value in TOML syntax or
+/// a bare string).
+pub fn load(path: &Path, sets: &[String]) -> Result<Recipe, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Read { path: path.display().to_string(), reason: e.to_string() })?;
+    parse(&text, &path.display().to_string(), sets)
+}
+
+/// Parses recipe `text`; `origin` names it in errors.
+pub fn parse(text: &str, origin: &str, sets: &[String]) -> Result<Recipe, Error> {
+    let text = apply_sets(text, origin, sets)?;
+    let located = |key: String, message: String, offset: Option<usize>| -> Error {
+        if let Some(assignment) = sets.iter().find(|s| s.split_once('=').is_some_and(|(k, _)| k.trim() == key)) {
+            return Error::Set { assignment: assignment.clone(), message };
+        }
+        match offset.or_else(|| key_offset(&text, &key)) {
+            Some(at) => Error::Key { origin: origin.into(), line: line_of(&text, at), key, message },
+            None => Error::KeyNoLine { origin: origin.into(), key, message },
+        }
+    };
+    let recipe: Recipe = serde_path_to_error::deserialize(toml::Deserializer::new(&text)).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let key = if key == "." { "(recipe)".to_string() } else { key };
+        located(key, inner.message().trim().to_string(), inner.span().map(|s| s.start))
+    })?;
+    validate(&recipe).map_err(|(key, message)| located(key.to_string(), message, None))?;
+    Ok(recipe)
+}
+
+/// The recipe as TOML text, every default written out (what a run folder keeps as `recipe.toml`).
+pub fn to_toml(recipe: &Recipe) -> String {
+    toml::to_string(recipe).expect("a recipe always serialises")
+}
+
+/// The model the recipe describes, dropout included.
+pub fn model_spec(recipe: &Recipe, input: [usize; 3], classes: usize) -> Option<ModelSpec> {
+    let mut spec = zoo::spec(&recipe.model.arch, input, classes)?;
+    for (layer, &p) in spec.layers.iter_mut().zip(&recipe.model.dropout) {
+        layer.set_dropout(p);
+    }
+    Some(spec)
+}
+
+fn apply_sets(text: &str, origin: &str, sets: &[String]) -> Result<String, Error> {
+    if sets.is_empty() {
+        return Ok(text.to_string());
+    }
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| Error::Key {
+        origin: origin.into(),
+        line: line_of(text, e.span().map_or(0, |s| s.start)),
+        key: "(syntax)".into(),
+        message: e.message().trim().to_string(),
+    })?;
+    for assignment in sets {
+        let bad = |message: &str| Error::Set { assignment: assignment.clone(), message: message.into() };
+        let (key, raw) = assignment.split_once('=').ok_or_else(|| bad("expected key=value"))?;
+        let path: Vec<&str> = key.trim().split('.').collect();
+        if path.iter().any(|p| p.is_empty()) {
+            return Err(bad("empty key"));
+        }
+        let raw = raw.trim();
+        let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw));
+        let (last, parents) = path.split_last().expect("split gives at least one part");
+        let mut table: &mut Table = doc.as_table_mut();
+        for part in parents {
+            let item = table.entry(part).or_insert_with(|| Item::Table(Table::new()));
+            table = item.as_table_mut().ok_or_else(|| bad(&format!("{part} is not a table")))?;
+        }
+        table.insert(last, Item::Value(value));
+    }
+    Ok(doc.to_string())
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Byte offset of the dotted `key`'s value (or its table) in `text`, if it is written there.
+fn key_offset(text: &str, key: &str) -> Option<usize> {
+    let doc = ImDocument::parse(text).ok()?;
+    let mut item: &Item = doc.as_item();
+    let mut span = None;
+    for part in key.split('.') {
+        let next = match item {
+            Item::Table(t) => t.get(part)?,
+            Item::Value(Value::InlineTable(t)) => t.get(part).map(|_| &item[part])?,
+            Item::Value(Value::Array(a)) => {
+                let v = a.get(part.parse().ok()?)?;
+                return v.span().map(|s| s.start).or(span);
+            }
+            _ => return span,
+        };
+        item = next;
+        span = item.span().map(|s| s.start).or(span);
+    }
+    span
+}
+
+/// Checks what types alone cannot: returns the offending key and why.
+fn validate(r: &Recipe) -> Result<(), (&'static str, String)> {
+    fn check(ok: bool, key: &'static str, message: impl FnOnce() -> String) -> Result<(), (&'static str, String)> {
+        if ok { Ok(()) } else { Err((key, message())) }
+    }
+    let name_ok = !r.name.is_empty() && r.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !r.name.starts_with('.');
+    check(name_ok, "name", || format!("{:?} is not a run name: use letters, digits, '-', '_' and '.'", r.name))?;
+    let spec = zoo::spec(&r.model.arch, [1, 28, 28], 10);
+    check(spec.is_some(), "model.arch", || {
+        let known: Vec<&str> = zoo::ARCHITECTURES.iter().map(|a| a.0).collect();
+        format!("unknown architecture {:?}: expected one of {}", r.model.arch, known.join(", "))
+    })?;
+    let layers = spec.map_or(0, |s| s.layers.len());
+    check(r.model.dropout.is_empty() || r.model.dropout.len() == layers, "model.dropout", || {
+        format!("{} has {layers} layers but dropout lists {} probabilities", r.model.arch, r.model.dropout.len())
+    })?;
+    check(r.model.dropout.iter().all(|p| (0.0..1.0).contains(p)), "model.dropout", || {
+        "every dropout probability must be in [0, 1)".into()
+    })?;
+    let o = &r.optimizer;
+    check(o.learning_rate.is_finite() && o.learning_rate > 0.0, "optimizer.learning_rate", || {
+        format!("{} is not a positive learning rate", o.learning_rate)
+    })?;
+    check((0.0..1.0).contains(&o.momentum), "optimizer.momentum", || format!("{} is not in [0, 1)", o.momentum))?;
+    check(!o.nesterov || o.momentum > 0.0, "optimizer.nesterov", || "Nesterov needs momentum > 0".into())?;
+    check((0.0..1.0).contains(&o.warmup), "optimizer.warmup", || format!("{} is not a fraction in [0, 1)", o.warmup))?;
+    check((0.0..=1.0).contains(&o.final_fraction), "optimizer.final_fraction", || {
+        format!("{} is not a fraction in [0, 1]", o.final_fraction)
+    })?;
+    check(r.train.epochs > 0, "train.epochs", || "must be at least 1".into())?;
+    check(r.train.batch_size > 0, "train.batch_size", || "must be at least 1".into())?;
+    check(r.train.weight_decay.is_finite() && r.train.weight_decay >= 0.0, "train.weight_decay", || {
+        format!("{} is not a non-negative weight decay", r.train.weight_decay)
+    })?;
+    check(r.output.checkpoint_every > 0, "output.checkpoint_every", || "must be at least 1".into())?;
+    if let Some(p) = &r.pretrain {
+        validate_pretrain(p, r)?;
+    }
+    Ok(())
+}
+
+fn validate_pretrain(p: &PretrainSection, r: &Recipe) -> Result<(), (&'static str, String)> {
+    let first_is_sigmoid_dense = zoo::spec(&r.model.arch, [1, 28, 28], 10).is_some_and(|s| {
+        s.layers.len() == 2 && matches!(s.layers[0], crate::model::LayerSpec::Dense { nonlinearity: crate::model::Nonlinearity::Sigmoid, .. })
+    });
+    let err = |key, message: String| Err((key, message));
+    if !first_is_sigmoid_dense {
+        return err("pretrain", format!("autoencoder pretraining needs a one-hidden-layer sigmoid model such as ae400-10, not {}", r.model.arch));
+    }
+    if !(p.learning_rate.is_finite() && p.learning_rate > 0.0) {
+        return err("pretrain.learning_rate", format!("{} is not a positive learning rate", p.learning_rate));
+    }
+    if !(p.sparsity_target > 0.0 && p.sparsity_target < 1.0) {
+        return err("pretrain.sparsity_target", format!("{} is not in (0, 1)", p.sparsity_target));
+    }
+    if !(p.sparsity_weight.is_finite() && p.sparsity_weight >= 0.0) {
+        return err("pretrain.sparsity_weight", format!("{} is not a non-negative weight", p.sparsity_weight));
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Recipes: TOML files in `recipes/` that describe a run completely.
+
+pub mod load;
+pub mod schema;
+
+pub use load::{Error, load, model_spec, parse, to_toml};
+pub use schema::{DataSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection, PretrainSection, Recipe, Schedule, TrainSection};

@@ -1,0 +1,192 @@
+//! What a recipe file says: every key, its type and its default. Unknown keys are errors.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::DeviceChoice;
+use crate::data::{DatasetName, Split};
+
+/// A complete description of one training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// The run's name: its checkpoints, TensorBoard events and metrics go to `<output.dir>/<name>/`.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "defaults::seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub device: DeviceChoice,
+    #[serde(default)]
+    pub data: DataSection,
+    pub model: ModelSection,
+    pub optimizer: OptimizerSection,
+    pub train: TrainSection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrain: Option<PretrainSection>,
+    #[serde(default)]
+    pub output: OutputSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    #[serde(default = "defaults::dataset")]
+    pub dataset: DatasetName,
+    /// `full`, or the paper's disjoint halves `p1` / `p2`.
+    #[serde(default)]
+    pub split: Split,
+    /// Training images held out for validation (0: none).
+    #[serde(default)]
+    pub validation: usize,
+    /// Train on the first N images of the split only (0: all). For quick runs and tests.
+    #[serde(default)]
+    pub subset: usize,
+    /// Evaluate on the first N test images only (0: all).
+    #[serde(default)]
+    pub test_subset: usize,
+    /// Where the IDX files are (default: the dataset's own place; see README).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        DataSection { dataset: defaults::dataset(), split: Split::Full, validation: 0, subset: 0, test_subset: 0, dir: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// One of the zoo's architectures (`blindspot models` lists them).
+    pub arch: String,
+    /// Dropout probability on each layer's input: one number per layer, or empty for none.
+    #[serde(default)]
+    pub dropout: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// The same learning rate throughout.
+    Constant,
+    /// Linear warm-up to `learning_rate` over `warmup` of the run, then cosine down to
+    /// `learning_rate * final_fraction`.
+    OneCycle,
+    /// Cosine from `learning_rate` down to `learning_rate * final_fraction`.
+    Cosine,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSection {
+    pub kind: OptimizerKind,
+    pub learning_rate: f64,
+    /// SGD momentum (0: none).
+    #[serde(default)]
+    pub momentum: f64,
+    #[serde(default)]
+    pub nesterov: bool,
+    #[serde(default = "defaults::schedule")]
+    pub schedule: Schedule,
+    /// Fraction of the run spent warming up (one-cycle).
+    #[serde(default = "defaults::warmup")]
+    pub warmup: f64,
+    /// The last learning rate as a fraction of `learning_rate` (one-cycle, cosine).
+    #[serde(default = "defaults::final_fraction")]
+    pub final_fraction: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// The paper's weight decay λ: the loss gains `λ/N · Σ w²` for each layer of N units.
+    #[serde(default)]
+    pub weight_decay: f64,
+}
+
+/// Greedy pretraining of the first layer as a sparse autoencoder (the paper's AE400-10), then of the
+/// softmax layer on its frozen features; `[train]` then fine-tunes everything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainSection {
+    pub autoencoder_epochs: usize,
+    pub classifier_epochs: usize,
+    #[serde(default = "defaults::pretrain_learning_rate")]
+    pub learning_rate: f64,
+    /// Target mean activation ρ of the hidden units.
+    #[serde(default = "defaults::sparsity_target")]
+    pub sparsity_target: f64,
+    /// Weight β of the KL sparsity penalty.
+    #[serde(default = "defaults::sparsity_weight")]
+    pub sparsity_weight: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// Parent folder of the run folder.
+    #[serde(default = "defaults::output_dir")]
+    pub dir: PathBuf,
+    /// Write TensorBoard event files into the run folder.
+    #[serde(default = "defaults::yes")]
+    pub tensorboard: bool,
+    /// Write a checkpoint every N epochs (and always after the last).
+    #[serde(default = "defaults::one")]
+    pub checkpoint_every: usize,
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection { dir: defaults::output_dir(), tensorboard: true, checkpoint_every: 1 }
+    }
+}
+
+mod defaults {
+    use super::*;
+    pub fn seed() -> u64 {
+        1
+    }
+    pub fn dataset() -> DatasetName {
+        DatasetName::Mnist
+    }
+    pub fn schedule() -> Schedule {
+        Schedule::Constant
+    }
+    pub fn warmup() -> f64 {
+        0.3
+    }
+    pub fn final_fraction() -> f64 {
+        0.0
+    }
+    pub fn pretrain_learning_rate() -> f64 {
+        1e-3
+    }
+    pub fn sparsity_target() -> f64 {
+        0.05
+    }
+    pub fn sparsity_weight() -> f64 {
+        3.0
+    }
+    pub fn output_dir() -> PathBuf {
+        PathBuf::from("checkpoints")
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn one() -> usize {
+        1
+    }
+}

@@ -1,0 +1,173 @@
+//! Checkpoints, written atomically. A run folder holds one checkpoint folder per kept epoch
+//! (`epoch-0007/`: model and optimizer state as burnpack records, `state.json` with the epoch, step,
+//! seed and metrics history, and the resolved `recipe.toml`) and a `latest` file naming the newest.
+//! A checkpoint is written into a temporary folder, synced, renamed into place, and only then named
+//! by `latest` (itself replaced by rename), so a kill at any moment leaves the previous checkpoint
+//! whole and `latest` pointing at a complete one.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::hook::{EpochMetrics, Hook, HookError, RunInfo, TrainState};
+use crate::model::{ModelSpec, Stack};
+use crate::recipe::{self, Recipe};
+
+pub const LATEST: &str = "latest";
+pub const MODEL_FILE: &str = "model.bpk";
+pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
+pub const STATE_FILE: &str = "state.json";
+pub const RECIPE_FILE: &str = "recipe.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("{0}: not a checkpoint: expected a run folder with a `latest` file or a folder with {MODEL_FILE}")]
+    NotACheckpoint(PathBuf),
+    #[error("{path}: cannot load: {reason}")]
+    Load { path: PathBuf, reason: String },
+    #[error("{path}: recipe does not describe this checkpoint's model: {reason}")]
+    Mismatch { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Recipe(#[from] recipe::Error),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::Io { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+/// What `state.json` records besides the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedState {
+    pub epoch: usize,
+    pub step: u64,
+    /// The run's seed. Every epoch reseeds the shuffle and the device RNG from (seed, epoch), so
+    /// this and `epoch` are the whole RNG state a resumed run needs.
+    pub seed: u64,
+    pub history: Vec<EpochMetrics>,
+}
+
+/// A checkpoint folder on disk.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub dir: PathBuf,
+    pub state: SavedState,
+    pub recipe: Recipe,
+}
+
+impl Checkpoint {
+    /// Opens `path`: a run folder (its `latest` checkpoint) or a checkpoint folder itself.
+    pub fn open(path: &Path) -> Result<Checkpoint, Error> {
+        let dir = if path.join(MODEL_FILE).is_file() {
+            path.to_path_buf()
+        } else if path.join(LATEST).is_file() {
+            let name = fs::read_to_string(path.join(LATEST)).map_err(io(path))?;
+            path.join(name.trim())
+        } else if !path.exists() {
+            return Err(Error::Io { path: path.to_path_buf(), reason: "no such file or folder".into() });
+        } else {
+            return Err(Error::NotACheckpoint(path.to_path_buf()));
+        };
+        let state_path = dir.join(STATE_FILE);
+        let text = fs::read_to_string(&state_path).map_err(io(&state_path))?;
+        let state = serde_json::from_str(&text)
+            .map_err(|e| Error::Load { path: state_path.clone(), reason: e.to_string() })?;
+        let recipe = recipe::load(&dir.join(RECIPE_FILE), &[])?;
+        Ok(Checkpoint { dir, state, recipe })
+    }
+
+    /// The newest checkpoint of the run in `run_dir`, if it has one.
+    pub fn latest(run_dir: &Path) -> Result<Option<Checkpoint>, Error> {
+        if run_dir.join(LATEST).is_file() { Self::open(run_dir).map(Some) } else { Ok(None) }
+    }
+
+    /// The model, its weights loaded, on `device`.
+    pub fn model(&self, spec: &ModelSpec, device: &Device) -> Result<Stack, Error> {
+        let path = self.dir.join(MODEL_FILE);
+        spec.init(device).try_load_file(&path).map_err(|e| Error::Mismatch { path, reason: e.to_string() })
+    }
+
+    /// `optimizer` with the saved state loaded into it.
+    pub fn optimizer(&self, optimizer: ModuleOptimizer) -> Result<ModuleOptimizer, Error> {
+        let path = self.dir.join(OPTIMIZER_FILE);
+        optimizer.load(&path).map_err(|e| Error::Load { path, reason: e.to_string() })
+    }
+
+    /// Writes a checkpoint of epoch `state.epoch` into `run_dir` and points `latest` at it; older
+    /// checkpoint folders are then removed.
+    pub fn save(run_dir: &Path, recipe: &Recipe, model: &Stack, optimizer: &ModuleOptimizer, state: &SavedState) -> Result<PathBuf, Error> {
+        let name = format!("epoch-{:04}", state.epoch);
+        let final_dir = run_dir.join(&name);
+        let tmp = run_dir.join(format!(".{name}.tmp"));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+        }
+        fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let model_path = tmp.join(MODEL_FILE);
+        model.clone().save_file(&model_path).map_err(|e| Error::Io { path: model_path.clone(), reason: e.to_string() })?;
+        let optim_path = tmp.join(OPTIMIZER_FILE);
+        optimizer.save(&optim_path).map_err(|e| Error::Io { path: optim_path.clone(), reason: e.to_string() })?;
+        write_synced(&tmp.join(STATE_FILE), serde_json::to_string_pretty(state).expect("state serialises").as_bytes())?;
+        write_synced(&tmp.join(RECIPE_FILE), recipe::to_toml(recipe).as_bytes())?;
+        for file in [&model_path, &optim_path] {
+            File::open(file).and_then(|f| f.sync_all()).map_err(io(file))?;
+        }
+        if final_dir.exists() {
+            fs::remove_dir_all(&final_dir).map_err(io(&final_dir))?;
+        }
+        fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+        sync_dir(run_dir)?;
+        write_atomic(&run_dir.join(LATEST), name.as_bytes())?;
+        for entry in fs::read_dir(run_dir).map_err(io(run_dir))?.flatten() {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if file_name.starts_with("epoch-") && file_name != name {
+                fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+            }
+        }
+        Ok(final_dir)
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut f = File::create(path).map_err(io(path))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io(path))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir).and_then(|f| f.sync_all()).map_err(io(dir))
+}
+
+/// Replaces `path` with `bytes` so that readers see either the old or the new content.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
+    write_synced(&tmp, bytes)?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// The hook that writes a checkpoint every `output.checkpoint_every` epochs and after the last.
+pub struct Checkpointer;
+
+impl Hook for Checkpointer {
+    fn name(&self) -> &str {
+        "checkpointer"
+    }
+
+    fn on_epoch_end(&mut self, run: &RunInfo, state: &TrainState, _metrics: &EpochMetrics) -> Result<(), HookError> {
+        let every = run.recipe.output.checkpoint_every;
+        if state.epoch % every == 0 || state.epoch == run.recipe.train.epochs {
+            let saved = SavedState { epoch: state.epoch, step: state.step, seed: run.recipe.seed, history: state.history.to_vec() };
+            Checkpoint::save(run.run_dir, run.recipe, state.model, state.optimizer, &saved)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,80 @@
+//! Greedy pretraining for the paper's AE400-10: the first layer is trained as a sparse autoencoder
+//! (sigmoid units, sigmoid reconstruction, squared error + KL sparsity penalty + weight decay), then
+//! the softmax layer is trained on its frozen features. The training loop then fine-tunes both.
+
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+
+use crate::data::{DeviceImages, shuffled_batches};
+use crate::model::{Layer, Stack, cross_entropy};
+use crate::recipe::{PretrainSection, Recipe};
+
+#[derive(Module, Debug)]
+struct Autoencoder {
+    encoder: Linear,
+    decoder: Linear,
+}
+
+impl Autoencoder {
+    /// Reconstruction `[batch, pixels]` and hidden activations `[batch, units]`.
+    fn forward(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let hidden = sigmoid(self.encoder.forward(x));
+        (sigmoid(self.decoder.forward(hidden.clone())), hidden)
+    }
+}
+
+/// `Σ_j KL(ρ ‖ ρ̂_j)` for the mean activations ρ̂ of a batch.
+fn sparsity_penalty(hidden: Tensor<2>, rho: f64) -> Tensor<1> {
+    let rho_hat = hidden.mean_dim(0).clamp(1e-6, 1.0 - 1e-6);
+    let a = rho_hat.clone().recip().mul_scalar(rho).log().mul_scalar(rho);
+    let b = rho_hat.neg().add_scalar(1.0).recip().mul_scalar(1.0 - rho).log().mul_scalar(1.0 - rho);
+    (a + b).sum()
+}
+
+/// Pretrains `model` (a one-hidden-layer sigmoid stack) on `train`; returns it with both layers set.
+pub fn pretrain(mut model: Stack, train: &DeviceImages, recipe: &Recipe, p: &PretrainSection, device: &Device) -> Stack {
+    let Layer::Dense(first) = &model.layers[0] else {
+        unreachable!("the recipe check allows pretraining of dense first layers only")
+    };
+    let [inputs, units] = first.linear.weight.val().dims();
+    let mut ae = Autoencoder { encoder: first.linear.clone(), decoder: LinearConfig::new(units, inputs).init(device) };
+    let lambda = recipe.train.weight_decay;
+    let batch_size = recipe.train.batch_size;
+    let mut optim = AdamConfig::new().init();
+    for epoch in 0..p.autoencoder_epochs {
+        for idx in shuffled_batches(train.len(), batch_size, recipe.seed ^ (0xAE00 + epoch as u64)) {
+            let x = train.batch(&idx).inputs.autodiff();
+            let (reconstruction, hidden) = ae.forward(x.clone());
+            let mut loss = (reconstruction - x).square().sum_dim(1).mean().mul_scalar(0.5)
+                + sparsity_penalty(hidden, p.sparsity_target).mul_scalar(p.sparsity_weight);
+            if lambda > 0.0 {
+                let decay = ae.encoder.weight.val().square().sum().div_scalar(units as f64)
+                    + ae.decoder.weight.val().square().sum().div_scalar(inputs as f64);
+                loss = loss + decay.mul_scalar(lambda);
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &ae);
+            ae = optim.step(p.learning_rate, ae, grads);
+        }
+    }
+    if let Layer::Dense(first) = &mut model.layers[0] {
+        first.linear = ae.encoder;
+    }
+    // The softmax layer on frozen features: no gradient reaches layer 1 through `detach`.
+    let mut optim = AdamConfig::new().init();
+    for epoch in 0..p.classifier_epochs {
+        for idx in shuffled_batches(train.len(), batch_size, recipe.seed ^ (0xC1A5 + epoch as u64)) {
+            let batch = train.batch(&idx).autodiff();
+            let features = model.activation(1, batch.inputs).detach();
+            let mut loss = cross_entropy(model.forward_from(1, features), batch.labels);
+            if lambda > 0.0 {
+                let top = &model.layers[1];
+                loss = loss + top.weight_squared_sum().div_scalar(top.units() as f64).mul_scalar(lambda);
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(p.learning_rate, model, grads);
+        }
+    }
+    model
+}

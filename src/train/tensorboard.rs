@@ -1,0 +1,86 @@
+//! The TensorBoard hook: event files in the run folder, so `tensorboard --logdir checkpoints` shows
+//! every run. Tags: `train/loss` (every `log_every` steps), `train/learning_rate`, and per epoch
+//! `epoch/train_loss`, `epoch/train_error`, `epoch/test_error`, `epoch/validation_error`,
+//! `epoch/examples_per_second` (x axis: the global step).
+
+use tensorboard_rs::summary_writer::SummaryWriter;
+
+use super::hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
+use crate::model::Stack;
+
+pub struct TensorBoard {
+    writer: Option<SummaryWriter>,
+    log_every: u64,
+}
+
+impl TensorBoard {
+    /// Logs the step loss every `log_every` steps (reading it waits for the device).
+    pub fn new(log_every: u64) -> TensorBoard {
+        TensorBoard { writer: None, log_every: log_every.max(1) }
+    }
+
+    fn writer(&mut self) -> Result<&mut SummaryWriter, HookError> {
+        self.writer.as_mut().ok_or_else(|| "TensorBoard writer used before the run started".into())
+    }
+}
+
+impl Hook for TensorBoard {
+    fn name(&self) -> &str {
+        "tensorboard"
+    }
+
+    fn on_run_start(&mut self, run: &RunInfo) -> Result<(), HookError> {
+        std::fs::create_dir_all(run.run_dir)?;
+        self.writer = Some(SummaryWriter::new(run.run_dir));
+        Ok(())
+    }
+
+    fn on_step_end(&mut self, _run: &RunInfo, step: &StepInfo, _model: &Stack) -> Result<(), HookError> {
+        if step.step % self.log_every == 0 {
+            let loss = step.loss.clone().into_scalar::<f32>();
+            let w = self.writer()?;
+            w.add_scalar("train/loss", loss, step.step as usize);
+            w.add_scalar("train/learning_rate", step.learning_rate as f32, step.step as usize);
+        }
+        Ok(())
+    }
+
+    fn on_epoch_end(&mut self, _run: &RunInfo, _state: &TrainState, m: &EpochMetrics) -> Result<(), HookError> {
+        let w = self.writer()?;
+        let step = m.step as usize;
+        w.add_scalar("epoch/train_loss", m.train_loss as f32, step);
+        w.add_scalar("epoch/train_error", m.train_error as f32, step);
+        w.add_scalar("epoch/test_error", m.test_error as f32, step);
+        if let Some(v) = m.validation_error {
+            w.add_scalar("epoch/validation_error", v as f32, step);
+        }
+        w.add_scalar("epoch/learning_rate", m.learning_rate as f32, step);
+        w.add_scalar("epoch/examples_per_second", m.examples_per_second as f32, step);
+        w.flush();
+        Ok(())
+    }
+
+    fn on_run_end(&mut self, _run: &RunInfo, _state: &TrainState, _summary: &RunSummary) -> Result<(), HookError> {
+        if let Some(mut w) = self.writer.take() {
+            w.flush();
+        }
+        Ok(())
+    }
+}
+
+/// The hook that writes `metrics.json` (the run's final figures) into the run folder.
+pub struct MetricsFile;
+
+pub const METRICS_FILE: &str = "metrics.json";
+
+impl Hook for MetricsFile {
+    fn name(&self) -> &str {
+        "metrics file"
+    }
+
+    fn on_run_end(&mut self, run: &RunInfo, _state: &TrainState, summary: &RunSummary) -> Result<(), HookError> {
+        let json = serde_json::to_string_pretty(summary)?;
+        super::checkpoint::write_atomic(&run.run_dir.join(METRICS_FILE), json.as_bytes())?;
+        Ok(())
+    }
+}
