@@ -44,7 +44,7 @@ pub fn parse(text: &str, origin: &str, sets: &[String]) -> Result<Recipe, Error>
         let key = e.path().to_string();
         let inner = e.into_inner();
         let key = if key == "." { "(recipe)".to_string() } else { key };
-        located(key, inner.message().trim().to_string(), inner.span().map(|s| s.start))
+        located(key, one_line(inner.message()), inner.span().map(|s| s.start))
     })?;
     validate(&recipe).map_err(|(key, message)| located(key.to_string(), message, None))?;
     Ok(recipe)
@@ -72,7 +72,7 @@ fn apply_sets(text: &str, origin: &str, sets: &[String]) -> Result<String, Error
         origin: origin.into(),
         line: line_of(text, e.span().map_or(0, |s| s.start)),
         key: "(syntax)".into(),
-        message: e.message().trim().to_string(),
+        message: one_line(e.message()),
     })?;
     for assignment in sets {
         let bad = |message: &str| Error::Set { assignment: assignment.clone(), message: message.into() };
@@ -92,6 +92,11 @@ fn apply_sets(text: &str, origin: &str, sets: &[String]) -> Result<String, Error
         table.insert(last, Item::Value(value));
     }
     Ok(doc.to_string())
+}
+
+/// A parser message on one line.
+fn one_line(message: &str) -> String {
+    message.trim().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 /// 1-based line of byte `offset` in `text`.

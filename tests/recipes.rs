@@ -1,0 +1,93 @@
+//! Every shipped recipe is valid; bad recipes fail with the key's path and line.
+
+use std::path::Path;
+
+use blindspot::recipe::{self, parse};
+
+const GOOD: &str = r#"name = "t"
+[model]
+arch = "fc100-100-10"
+[optimizer]
+kind = "sgd"
+learning_rate = 0.1
+[train]
+epochs = 2
+batch_size = 64
+"#;
+
+fn err(text: &str, sets: &[&str]) -> String {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let msg = parse(text, "r.toml", &sets).unwrap_err().to_string();
+    assert!(!msg.contains('\n'), "one line: {msg:?}");
+    msg
+}
+
+#[test]
+fn every_shipped_recipe_checks() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let r = recipe::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(path.file_stem().unwrap().to_str().unwrap(), r.name, "file name = run name");
+            names.push(r.name);
+        }
+    }
+    for required in ["fc10-1e-4", "fc10-1e-2", "fc10-1", "fc100-100-10-weight-decay", "fc100-100-10-dropout", "fc200-200-10", "fc123-456-10-p1", "ae400-10", "convnet"] {
+        assert!(names.iter().any(|n| n == required), "recipes/{required}.toml missing");
+    }
+}
+
+#[test]
+fn defaults_fill_in_and_round_trip() {
+    let r = parse(GOOD, "r.toml", &[]).unwrap();
+    assert_eq!(r.seed, 1);
+    assert_eq!(r.output.dir, Path::new("checkpoints"));
+    let again = parse(&recipe::to_toml(&r), "again", &[]).unwrap();
+    assert_eq!(r, again);
+}
+
+#[test]
+fn unknown_and_ill_typed_keys_name_the_key_and_line() {
+    let msg = err(&GOOD.replace("epochs = 2", "epochs = 2\nepoch = 3"), &[]);
+    assert!(msg.starts_with("r.toml:9: train.epoch: unknown field `epoch`"), "{msg}");
+    let msg = err(&GOOD.replace("epochs = 2", "epochs = \"ten\""), &[]);
+    assert!(msg.starts_with("r.toml:8: train.epochs:") && msg.contains("invalid type"), "{msg}");
+    let msg = err(&GOOD.replace("kind = \"sgd\"", "kind = \"lbfgs\""), &[]);
+    assert!(msg.starts_with("r.toml:5: optimizer.kind:") && msg.contains("unknown variant"), "{msg}");
+    let msg = err(&GOOD.replace("name = \"t\"", "name = \"t\"\ndevice = \"tpu\""), &[]);
+    assert!(msg.starts_with("r.toml:2: device:") && msg.contains("tpu"), "{msg}");
+    let msg = err(&GOOD.replace("[train]", "[train\n"), &[]);
+    assert!(msg.starts_with("r.toml:7:"), "{msg}");
+}
+
+#[test]
+fn absurd_values_name_the_key_and_line() {
+    let cases = [
+        ("learning_rate = 0.1", "learning_rate = -1.0", "r.toml:6: optimizer.learning_rate:"),
+        ("batch_size = 64", "batch_size = 0", "r.toml:9: train.batch_size:"),
+        ("arch = \"fc100-100-10\"", "arch = \"fc7\"", "r.toml:3: model.arch: unknown architecture"),
+        ("arch = \"fc100-100-10\"", "arch = \"fc100-100-10\"\ndropout = [0.5]", "r.toml:4: model.dropout: fc100-100-10 has 3 layers"),
+        ("name = \"t\"", "name = \"../t\"", "r.toml:1: name:"),
+    ];
+    for (from, to, expected) in cases {
+        let msg = err(&GOOD.replace(from, to), &[]);
+        assert!(msg.starts_with(expected), "{msg:?} should start with {expected:?}");
+    }
+}
+
+#[test]
+fn set_overrides_keys_and_reports_its_own_errors() {
+    let sets = ["train.epochs=7".to_string(), "model.dropout=[0.1, 0.2, 0.3]".into(), "data.split=p1".into()];
+    let r = parse(GOOD, "r.toml", &sets).unwrap();
+    assert_eq!(r.train.epochs, 7);
+    assert_eq!(r.model.dropout, vec![0.1, 0.2, 0.3]);
+    assert_eq!(r.data.split, blindspot::data::Split::P1);
+    let msg = err(GOOD, &["train.epochs=ten"]);
+    assert!(msg.starts_with("--set train.epochs=ten:") && msg.contains("invalid type"), "{msg}");
+    let msg = err(GOOD, &["train.epoch=3"]);
+    assert!(msg.contains("unknown field `epoch`"), "{msg}");
+    let msg = err(GOOD, &["epochs"]);
+    assert!(msg.starts_with("--set epochs: expected key=value"), "{msg}");
+}
