@@ -13,7 +13,7 @@ pub use checkpoint::{Checkpoint, Checkpointer};
 pub use evaluate::{EvalReport, error_rate, evaluate_checkpoint};
 pub use hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 pub use tensorboard::{MetricsFile, TensorBoard};
-pub use trainer::{TrainOptions, run_dir, train};
+pub use trainer::{StepOutput, TrainOptions, run_dir, train, train_step};
 
 use crate::data::Dataset;
 use crate::recipe::Recipe;

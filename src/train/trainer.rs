@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::checkpoint::{self, Checkpoint, RECIPE_FILE};
@@ -14,7 +14,7 @@ use super::evaluate::{error_rate, wrong};
 use super::hook::{EpochMetrics, Hook, RunInfo, RunSummary, StepInfo, TrainState};
 use super::{optimizer, pretrain};
 use crate::backend::DeviceChoice;
-use crate::data::{DeviceImages, Splits, shuffled_batches};
+use crate::data::{Batch, DeviceImages, Splits, shuffled_batches};
 use crate::model::{Stack, cross_entropy};
 use crate::recipe::{self, Recipe};
 
@@ -57,6 +57,29 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 
 fn hook_error(hook: &dyn Hook) -> impl FnOnce(super::hook::HookError) -> Error + '_ {
     move |e| Error::Hook { hook: hook.name().to_string(), message: e.to_string() }
+}
+
+/// What one optimizer step gives back.
+pub struct StepOutput {
+    pub model: Stack,
+    /// The batch's loss (cross-entropy plus weight decay), detached, without autodiff.
+    pub loss: Tensor<1>,
+    /// The logits the loss was computed from, detached, without autodiff.
+    pub logits: Tensor<2>,
+}
+
+/// One optimizer step on `batch`: cross-entropy plus the paper's weight decay `λ/N · Σ w²`, backward,
+/// update. `model` must live on an autodiff device.
+pub fn train_step(model: Stack, optim: &mut ModuleOptimizer, batch: Batch, learning_rate: f64, weight_decay: f64) -> StepOutput {
+    let batch = batch.autodiff();
+    let logits = model.forward(batch.inputs);
+    let mut loss = cross_entropy(logits.clone(), batch.labels);
+    if weight_decay > 0.0 {
+        loss = loss + model.weight_decay(weight_decay);
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let model = optim.step(learning_rate, model, grads);
+    StepOutput { model, loss: loss.detach().inner(), logits: logits.detach().inner() }
 }
 
 /// Trains `recipe` on `splits` on `device`, calling `hooks` in order; returns the final figures.
@@ -123,18 +146,14 @@ pub fn train(recipe: &Recipe, splits: &Splits, device: &Device, options: &TrainO
         let mut learning_rate = 0.0;
         for (b, indices) in shuffled_batches(train.len(), batch_size, seed).iter().enumerate() {
             learning_rate = optimizer::learning_rate(&recipe.optimizer, step, total_steps);
-            let batch = train_set.batch(indices).autodiff();
-            let logits = model.forward(batch.inputs);
-            let mut loss = cross_entropy(logits.clone(), batch.labels.clone());
-            if recipe.train.weight_decay > 0.0 {
-                loss = loss + model.weight_decay(recipe.train.weight_decay);
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(learning_rate, model, grads);
+            let batch = train_set.batch(indices);
+            let labels = batch.labels.clone();
+            let out = train_step(model, &mut optim, batch, learning_rate, recipe.train.weight_decay);
+            model = out.model;
             step += 1;
-            let loss = loss.detach().inner();
+            let loss = out.loss;
             loss_sum = loss_sum + loss.clone().mul_scalar(indices.len() as f64);
-            wrong_sum = wrong_sum + wrong(logits.detach().inner(), batch.labels.inner());
+            wrong_sum = wrong_sum + wrong(out.logits, labels);
             let info_step = StepInfo { epoch, step, batch: b, examples: indices.len(), learning_rate, loss: &loss };
             for hook in hooks.iter_mut() {
                 hook.on_step_end(&info, &info_step, &model).map_err(hook_error(hook.as_ref()))?;

@@ -1,0 +1,29 @@
+//! README's hook example: a user's own hook plugged into the training loop.
+//! Run: cargo run --release --example custom_hook
+
+use blindspot::train::{self, Hook, HookError, RunInfo, StepInfo, TrainOptions};
+use blindspot::{DeviceChoice, Stack};
+
+/// Stops a run whose loss turns into NaN.
+struct NanGuard;
+
+impl Hook for NanGuard {
+    fn name(&self) -> &str {
+        "nan guard"
+    }
+
+    fn on_step_end(&mut self, _run: &RunInfo, step: &StepInfo, _model: &Stack) -> Result<(), HookError> {
+        if step.step % 100 == 0 && step.loss.clone().into_scalar::<f32>().is_nan() {
+            return Err(format!("loss is NaN at step {}", step.step).into());
+        }
+        Ok(())
+    }
+}
+
+fn main() -> Result<(), blindspot::Error> {
+    let recipe = blindspot::recipe::load("recipes/fc10-1e-4.toml".as_ref(), &[])?;
+    let options = TrainOptions { device: DeviceChoice::Cpu, resume: false };
+    let summary = train::run(&recipe, &options, vec![Box::new(NanGuard)])?;
+    println!("test error {:.2}%", 100.0 * summary.test_error);
+    Ok(())
+}
