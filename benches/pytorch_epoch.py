@@ -1,10 +1,11 @@
 """The same training as benches/train_step.rs in eager PyTorch on the same machine: FC100-100-10
 (sigmoid), batch 128, SGD with Nesterov momentum, the paper's per-layer weight decay in the loss,
 one epoch over MNIST's 60,000 training images held in one tensor. Prints seconds per epoch (median
-of 5 after a warm-up epoch). Run: .venv/bin/python benches/pytorch_epoch.py"""
+of 5 after a warm-up epoch). Run: .venv/bin/python benches/pytorch_epoch.py [--no-weight-decay]"""
 import gzip
 import pathlib
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -23,6 +24,7 @@ model = torch.nn.Sequential(
 )
 opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
 linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+weight_decay = 0.0 if "--no-weight-decay" in sys.argv else 1e-4
 
 
 def epoch():
@@ -30,7 +32,8 @@ def epoch():
     for start in range(0, len(y), 128):
         idx = order[start:start + 128]
         loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-        loss = loss + 1e-4 * sum(l.weight.pow(2).sum() / l.out_features for l in linears)
+        if weight_decay:
+            loss = loss + weight_decay * sum(l.weight.pow(2).sum() / l.out_features for l in linears)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -43,4 +46,4 @@ for _ in range(5):
     t = time.perf_counter()
     epoch()
     times.append(time.perf_counter() - t)
-print(f"pytorch {torch.__version__}, {torch.get_num_threads()} threads: {statistics.median(times):.3f} s per epoch (median of 5)")
+print(f"pytorch {torch.__version__}, {torch.get_num_threads()} threads, weight decay {weight_decay}: {statistics.median(times):.3f} s per epoch (median of 5)")

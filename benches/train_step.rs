@@ -12,7 +12,7 @@ use blindspot::train::{optimizer, train_step};
 
 fn bench(c: &mut Criterion) {
     let data = Dataset::load(DatasetName::Mnist, None).expect("MNIST in data/mnist");
-    let device = Device::libtorch();
+    let device = blindspot::DeviceChoice::Cpu.device().unwrap();
     let ad = device.clone().autodiff();
     device.seed(1);
     let spec = zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap();
