@@ -12,6 +12,8 @@ pub enum Error {
     Train(#[from] crate::train::trainer::Error),
     #[error(transparent)]
     Checkpoint(#[from] crate::train::checkpoint::Error),
+    #[error(transparent)]
+    Attack(#[from] crate::experiments::attack::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {reason}")]

@@ -4,9 +4,11 @@
 //! One batch's way: [`data`] (IDX files -> device tensors) -> [`train`] (loop, step, hooks) with a
 //! [`model::Stack`] built from a [`recipe`]; [`backend`] is the only LibTorch-specific room.
 
+pub mod attack;
 pub mod backend;
 pub mod data;
 pub mod error;
+pub mod experiments;
 pub mod model;
 pub mod recipe;
 pub mod train;

@@ -1,5 +1,6 @@
 //! The `blindspot` command line: each file parses one command's arguments and calls the library.
 
+mod attack;
 mod eval;
 mod models;
 mod progress;
@@ -35,6 +36,8 @@ enum Command {
     Train(train::Args),
     /// Measure a checkpoint's train, validation and test error.
     Eval(eval::Args),
+    /// Make adversarial examples for a trained model and measure them.
+    Attack(attack::Args),
     /// Check or show recipe files.
     #[command(subcommand)]
     Recipe(recipe::Command),
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Attack(args) => attack::run(args),
         Command::Recipe(command) => recipe::run(command),
         Command::Models(args) => models::run(args),
         Command::Device => {

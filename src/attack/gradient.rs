@@ -1,0 +1,76 @@
+//! Fast gradient attacks: FGSM (one signed-gradient step) and PGD (projected gradient descent in an
+//! L∞ or L2 ball, optionally from a random start), on any layer's activations.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use serde::{Deserialize, Serialize};
+
+use super::Adversarials;
+use super::surface::{Goal, Surface};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Norm {
+    Linf,
+    L2,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PgdConfig {
+    pub norm: Norm,
+    /// Radius of the ball around the start (per coordinate for L∞, Euclidean for L2).
+    pub epsilon: f64,
+    pub step_size: f64,
+    pub steps: usize,
+    pub random_start: bool,
+}
+
+impl Default for PgdConfig {
+    fn default() -> Self {
+        PgdConfig { norm: Norm::Linf, epsilon: 0.1, step_size: 0.01, steps: 40, random_start: true }
+    }
+}
+
+/// The fast gradient sign method: one step of `epsilon` along the sign of the goal's gradient.
+pub fn fgsm(surface: &Surface, start: Tensor<2>, goal: &Goal, epsilon: f64) -> Adversarials {
+    pgd(surface, start, goal, &PgdConfig { norm: Norm::Linf, epsilon, step_size: epsilon, steps: 1, random_start: false })
+}
+
+/// Projected gradient descent on the goal's loss inside the `epsilon`-ball and the surface's box.
+pub fn pgd(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig) -> Adversarials {
+    let [batch, width] = start.dims();
+    let eps = config.epsilon;
+    let ball = |z: Tensor<2>| -> Tensor<2> {
+        let r = z - start.clone();
+        let r = match config.norm {
+            Norm::Linf => r.clamp(-eps, eps),
+            Norm::L2 => {
+                let norm = r.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+                r.clone() * (norm.recip().mul_scalar(eps)).clamp_max(1.0)
+            }
+        };
+        surface.bounds.project(start.clone() + r)
+    };
+    let mut z = start.clone();
+    if config.random_start {
+        let noise = match config.norm {
+            Norm::Linf => Tensor::<2>::random([batch, width], Distribution::Uniform(-eps, eps), &start.device()),
+            Norm::L2 => {
+                let d = Tensor::<2>::random([batch, width], Distribution::Normal(0.0, 1.0), &start.device());
+                let radius = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), &start.device()).mul_scalar(eps);
+                d.clone() / d.square().sum_dim(1).sqrt().clamp_min(1e-12) * radius
+            }
+        };
+        z = ball(z + noise);
+    }
+    for _ in 0..config.steps {
+        let (_, grad) = surface.value_and_grad(z.clone(), |_, logits| goal.loss(logits));
+        let step = match config.norm {
+            Norm::Linf => grad.sign(),
+            Norm::L2 => grad.clone() / grad.square().sum_dim(1).sqrt().clamp_min(1e-12),
+        };
+        z = ball(z - step.mul_scalar(config.step_size));
+    }
+    Adversarials::measure(surface, start, z, goal, Vec::new(), vec![config.steps; batch])
+}

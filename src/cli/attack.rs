@@ -1,0 +1,101 @@
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use blindspot::attack::{LbfgsAttackConfig, Norm, PgdConfig, TargetKind};
+use blindspot::experiments::loaded::ImageSet;
+use blindspot::experiments::{AttackMethod, AttackOptions, LoadedModel, run_attack};
+use blindspot::{DeviceChoice, Error};
+
+use super::print_json;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run folder (checkpoints/<run>) or a checkpoint folder.
+    checkpoint: PathBuf,
+    /// The attack.
+    #[arg(long, value_enum, default_value = "lbfgs")]
+    method: AttackMethod,
+    /// Attack layer K's activations (0: the input pixels; K: the output of hidden layer K).
+    #[arg(long, default_value_t = 0)]
+    layer: usize,
+    /// How many images: the first N the model classifies correctly.
+    #[arg(long, default_value_t = 100)]
+    n: usize,
+    /// Which images: the model's training split (Table 1) or the test set.
+    #[arg(long, value_enum, default_value = "test")]
+    images: ImageSet,
+    /// Target: random (a random wrong label, the paper's choice), least-likely, untargeted, or a label 0-9.
+    #[arg(long, default_value = "random")]
+    target: TargetKind,
+    /// FGSM / PGD: L∞ radius; noise: standard deviation.
+    #[arg(long, default_value_t = 0.1)]
+    epsilon: f64,
+    /// PGD steps (step size 2.5·epsilon/steps).
+    #[arg(long, default_value_t = 40)]
+    steps: usize,
+    /// L-BFGS: values of c tried per example.
+    #[arg(long, default_value_t = 10)]
+    search_steps: usize,
+    /// L-BFGS: iterations per value of c.
+    #[arg(long, default_value_t = 100)]
+    iterations: usize,
+    /// Examples attacked together.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to run: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Error> {
+    let device = args.device.device()?;
+    let loaded = LoadedModel::open(&args.checkpoint, &device, args.data_dir.as_deref())?;
+    let mut lbfgs = LbfgsAttackConfig { search_steps: args.search_steps, ..Default::default() };
+    lbfgs.solver.max_iterations = args.iterations;
+    let options = AttackOptions {
+        method: args.method,
+        layer: args.layer,
+        images: args.images,
+        n: args.n,
+        target: args.target,
+        batch_size: args.batch_size.max(1),
+        seed: args.seed,
+        lbfgs,
+        pgd: PgdConfig { norm: Norm::Linf, epsilon: args.epsilon, step_size: 2.5 * args.epsilon / args.steps.max(1) as f64, steps: args.steps, random_start: true },
+    };
+    let bar = ProgressBar::new(args.n as u64);
+    bar.set_style(ProgressStyle::with_template("attacking [{bar:30}] {pos}/{len} examples, eta {eta}").expect("valid template").progress_chars("=> "));
+    let run = run_attack(&loaded, &options, &device, |done| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    let s = &run.summary;
+    if args.json {
+        return print_json(&serde_json::json!({
+            "model": loaded.name(),
+            "method": args.method,
+            "layer": args.layer,
+            "images": args.images,
+            "target": args.target,
+            "summary": s,
+        }));
+    }
+    println!(
+        "{} {:?} layer {}: {} examples, success {:.1}%, distortion mean {:.4} median {:.4}, {:.4} s per example",
+        loaded.name(),
+        args.method,
+        args.layer,
+        s.examples,
+        100.0 * s.success_rate,
+        s.mean_distortion,
+        s.median_distortion,
+        s.seconds_per_example
+    );
+    Ok(())
+}

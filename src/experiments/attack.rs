@@ -1,0 +1,114 @@
+//! `blindspot attack`: one attack on N images of a trained model, at any layer, with its figures.
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::loaded::{ImageSet, LoadedModel};
+use crate::attack::{self, Adversarials, AttackSummary, Goal, LbfgsAttackConfig, PgdConfig, Surface, TargetKind};
+use crate::data::{DeviceImages, Images};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttackMethod {
+    /// The paper's minimal perturbations: box-constrained L-BFGS with a search over c.
+    Lbfgs,
+    /// One signed-gradient step of size --epsilon.
+    Fgsm,
+    /// Projected gradient descent in an L∞ ball of radius --epsilon.
+    Pgd,
+    /// Gaussian noise of standard deviation --epsilon (baseline).
+    Noise,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttackOptions {
+    pub method: AttackMethod,
+    pub layer: usize,
+    pub images: ImageSet,
+    /// How many images (the first N that the model classifies correctly are attacked).
+    pub n: usize,
+    pub target: TargetKind,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub lbfgs: LbfgsAttackConfig,
+    pub pgd: PgdConfig,
+}
+
+/// Results of an attack run: per-batch adversarials, the images and labels attacked, figures.
+pub struct AttackRun {
+    pub batches: Vec<Adversarials>,
+    pub images: Images,
+    pub summary: AttackSummary,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("--n {n}: the {set:?} set has only {available} correctly classified images")]
+    TooMany { n: usize, available: usize, set: ImageSet },
+    #[error("--n must be at least 1")]
+    Zero,
+    #[error(transparent)]
+    Attack(#[from] attack::Error),
+}
+
+/// Attacks the first `n` images of `options.images` that `loaded` classifies correctly.
+/// `progress` is called with the number of examples done after each batch.
+pub fn run_attack(loaded: &LoadedModel, options: &AttackOptions, device: &Device, mut progress: impl FnMut(usize)) -> Result<AttackRun, Error> {
+    if options.n == 0 {
+        return Err(Error::Zero);
+    }
+    let surface = Surface::new(&loaded.model, options.layer)?;
+    let pool = loaded.images(options.images);
+    let chosen = correctly_classified(loaded, &pool, options.n, device);
+    if chosen.len() < options.n {
+        return Err(Error::TooMany { n: options.n, available: chosen.len(), set: options.images });
+    }
+    let images = pool.select(&chosen);
+    let set = DeviceImages::new(&images, device);
+    device.seed(options.seed);
+    let started = Instant::now();
+    let mut batches = Vec::new();
+    for (b, batch) in set.in_order(options.batch_size).enumerate() {
+        let start = surface.start(batch.inputs);
+        let goal = options.target.goal(&batch.labels, surface.logits(start.clone()), options.seed.wrapping_add(b as u64))?;
+        let result = attack_batch(&surface, start, &goal, options);
+        batches.push(result);
+        progress(batches.iter().map(Adversarials::len).sum());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = AttackSummary::of(&batches.iter().collect::<Vec<_>>(), seconds);
+    Ok(AttackRun { batches, images, summary })
+}
+
+/// One attack on one batch of starting activations.
+pub fn attack_batch(surface: &Surface, start: Tensor<2>, goal: &Goal, options: &AttackOptions) -> Adversarials {
+    match options.method {
+        AttackMethod::Lbfgs => attack::lbfgs(surface, start, goal, &options.lbfgs),
+        AttackMethod::Fgsm => attack::fgsm(surface, start, goal, options.pgd.epsilon),
+        AttackMethod::Pgd => attack::pgd(surface, start, goal, &options.pgd),
+        AttackMethod::Noise => attack::gaussian(surface, start, goal, options.pgd.epsilon),
+    }
+}
+
+/// Indices of the first `n` images of `images` that the model classifies correctly.
+fn correctly_classified(loaded: &LoadedModel, images: &Images, n: usize, device: &Device) -> Vec<usize> {
+    let set = DeviceImages::new(images, device);
+    let mut chosen = Vec::with_capacity(n);
+    let mut offset = 0;
+    for batch in set.in_order(1000) {
+        let len = batch.len();
+        let right = loaded.model.forward(batch.inputs).argmax(1).flatten::<1>(0, 1).equal(batch.labels);
+        for (i, ok) in right.into_data().iter::<bool>().enumerate() {
+            if ok && chosen.len() < n {
+                chosen.push(offset + i);
+            }
+        }
+        offset += len;
+        if chosen.len() >= n {
+            break;
+        }
+    }
+    chosen
+}

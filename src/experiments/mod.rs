@@ -1,0 +1,8 @@
+//! Experiments: each composes the rooms below it (data, model, attack, train) into one of the
+//! paper's measurements.
+
+pub mod attack;
+pub mod loaded;
+
+pub use attack::{AttackMethod, AttackOptions, AttackRun, run_attack};
+pub use loaded::LoadedModel;

@@ -1,0 +1,159 @@
+//! The attack library on real models: bounds hold, success is the model's word, batched equals
+//! per-example, the L-BFGS attack finds the analytic minimum of a linear model, layer-aware attacks
+//! stay in their layer's box, PGD stays in its ball.
+
+mod common;
+
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+use blindspot::attack::{self, Goal, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
+use blindspot::data::{Dataset, DatasetName, DeviceImages};
+use blindspot::model::{Layer, Stack, zoo};
+use blindspot::train::{self, TrainOptions};
+use blindspot::{DeviceChoice, recipe};
+
+fn device() -> Device {
+    DeviceChoice::Cpu.device().unwrap()
+}
+
+/// A FC100-100-10 trained for a few seconds (about 4% test error), as an inference copy.
+fn trained_model(dir: &std::path::Path) -> Stack {
+    let body = "[data]\nsubset = 12000\ntest_subset = 500\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\nnesterov = true\nschedule = \"one-cycle\"\n[train]\nepochs = 4\nbatch_size = 64\n";
+    let path = common::quick_recipe(dir, "attacked", body);
+    let mut r = recipe::load(&path, &[]).unwrap();
+    r.output.tensorboard = false;
+    train::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
+    let ckpt = train::Checkpoint::open(&train::run_dir(&r)).unwrap();
+    ckpt.model(&recipe::model_spec(&r, [1, 28, 28], 10).unwrap(), &device()).unwrap().valid()
+}
+
+fn test_batch(n: usize) -> blindspot::data::Batch {
+    let data = Dataset::load(DatasetName::Mnist, None).unwrap();
+    DeviceImages::new(&data.test.head(n), &device()).all()
+}
+
+fn fast_lbfgs() -> LbfgsAttackConfig {
+    let mut c = LbfgsAttackConfig { search_steps: 8, ..Default::default() };
+    c.solver.max_iterations = 40;
+    c
+}
+
+fn predicted(model: &Stack, layer: usize, z: Tensor<2>) -> Vec<i64> {
+    model.forward_from(layer, z).argmax(1).flatten::<1>(0, 1).into_data().iter::<i64>().collect()
+}
+
+#[test]
+fn lbfgs_on_a_trained_model_succeeds_within_the_box_and_batched_equals_single() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = trained_model(tmp.path());
+    let surface = Surface::new(&model, 0).unwrap();
+    let batch = test_batch(8);
+    let goal = TargetKind::Random.goal(&batch.labels, model.forward(batch.inputs.clone()), 5).unwrap();
+    let together = attack::lbfgs(&surface, batch.inputs.clone(), &goal, &fast_lbfgs());
+
+    // Bounds are never violated.
+    let (lo, hi) = (together.adversarial.clone().min().into_scalar::<f32>(), together.adversarial.clone().max().into_scalar::<f32>());
+    assert!(lo >= 0.0 && hi <= 1.0, "[{lo}, {hi}]");
+    // Success is the model's own answer on the returned images.
+    let targets: Vec<i64> = goal.targets.clone().unwrap().into_data().iter::<i64>().collect();
+    let answers = predicted(&model, 0, together.adversarial.clone());
+    for i in 0..8 {
+        assert_eq!(together.success[i], answers[i] == targets[i]);
+    }
+    assert!(together.success.iter().all(|&s| s), "{:?}", together.success);
+    let mean: f32 = together.distortion.iter().sum::<f32>() / 8.0;
+    assert!(mean > 0.01 && mean < 0.2, "mean distortion {mean}");
+
+    // Each example alone gets what it got in the batch.
+    for i in [0, 3, 7] {
+        let one = |t: Tensor<2>| t.slice([i..i + 1]);
+        let goal_i = Goal { labels: goal.labels.clone().slice([i..i + 1]), targets: goal.targets.clone().map(|t| t.slice([i..i + 1])) };
+        let alone = attack::lbfgs(&surface, one(batch.inputs.clone()), &goal_i, &fast_lbfgs());
+        assert_eq!(alone.success[0], together.success[i]);
+        let (a, b) = (alone.distortion[0], together.distortion[i]);
+        assert!((a - b).abs() <= 0.02 * b, "example {i}: alone {a}, batched {b}");
+    }
+}
+
+#[test]
+fn lbfgs_finds_the_analytic_minimum_of_a_linear_model() {
+    // A softmax regression where only classes 0 and 1 can win (the others have bias -100): the
+    // least perturbation that moves x from class y to class l is the distance to the hyperplane
+    // (w_l - w_y)·z + b_l - b_y = 0, margin / |w_l - w_y|.
+    let device = device();
+    device.seed(11);
+    let mut model = zoo::spec("fc10", [1, 28, 28], 10).unwrap().init(&device);
+    let weight = Tensor::<2>::random([784, 10], Distribution::Normal(0.0, 0.01), &device);
+    let mut bias = vec![-100.0f32; 10];
+    bias[0] = 0.0;
+    bias[1] = 0.0;
+    if let Layer::Dense(d) = &mut model.layers[0] {
+        d.linear.weight = Param::from_tensor(weight.clone());
+        d.linear.bias = Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(bias, [10]), &device)));
+    }
+    let model = model.valid();
+    let x = Tensor::<2>::random([6, 784], Distribution::Uniform(0.4, 0.6), &device);
+    let labels = model.forward(x.clone()).argmax(1).flatten::<1>(0, 1);
+    let targets = labels.clone().neg().add_scalar(1); // the other of classes 0 and 1
+    let goal = Goal { labels: labels.clone(), targets: Some(targets.clone()) };
+    let surface = Surface::new(&model, 0).unwrap();
+    let mut config = LbfgsAttackConfig { search_steps: 14, ..Default::default() };
+    config.solver.max_iterations = 200;
+    let found = attack::lbfgs(&surface, x.clone(), &goal, &config);
+
+    let w: Vec<f32> = weight.into_data().iter::<f32>().collect();
+    let xs: Vec<f32> = x.into_data().iter::<f32>().collect();
+    let ys: Vec<i64> = labels.into_data().iter::<i64>().collect();
+    for i in 0..6 {
+        let (y, l) = (ys[i] as usize, 1 - ys[i] as usize);
+        let dw: Vec<f32> = (0..784).map(|j| w[j * 10 + y] - w[j * 10 + l]).collect();
+        let margin: f32 = (0..784).map(|j| dw[j] * xs[i * 784 + j]).sum();
+        let norm = dw.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let analytic = margin / norm / 784f32.sqrt();
+        assert!(found.success[i]);
+        let ratio = found.distortion[i] / analytic;
+        eprintln!("example {i}: found {} analytic {analytic} ratio {ratio}", found.distortion[i]);
+        assert!((1.0..=1.05).contains(&ratio), "example {i}: found {} vs analytic {analytic} (ratio {ratio})", found.distortion[i]);
+    }
+}
+
+#[test]
+fn layer_attacks_stay_in_their_box_and_pgd_in_its_ball() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = trained_model(tmp.path());
+    let batch = test_batch(16);
+
+    // Layer 1 (sigmoid outputs): the box is [0, 1]; attacks run through forward_from(1, ·).
+    let surface = Surface::new(&model, 1).unwrap();
+    let h = surface.start(batch.inputs.clone());
+    let goal = TargetKind::Untargeted.goal(&batch.labels, surface.logits(h.clone()), 0).unwrap();
+    let adv = attack::lbfgs(&surface, h.clone(), &goal, &fast_lbfgs());
+    let (lo, hi) = (adv.adversarial.clone().min().into_scalar::<f32>(), adv.adversarial.clone().max().into_scalar::<f32>());
+    assert!(lo >= 0.0 && hi <= 1.0, "[{lo}, {hi}]");
+    let labels: Vec<i64> = batch.labels.clone().into_data().iter::<i64>().collect();
+    let answers = predicted(&model, 1, adv.adversarial.clone());
+    for i in 0..16 {
+        assert_eq!(adv.success[i], answers[i] != labels[i]);
+    }
+    assert!(adv.success_rate() > 0.9, "{}", adv.success_rate());
+
+    // PGD in an L∞ ball of 0.1 at the input: inside the ball and the box, and it fools this model often.
+    let surface = Surface::new(&model, 0).unwrap();
+    let goal = TargetKind::Untargeted.goal(&batch.labels, model.forward(batch.inputs.clone()), 0).unwrap();
+    let config = PgdConfig { norm: Norm::Linf, epsilon: 0.1, step_size: 0.01, steps: 20, random_start: true };
+    let adv = attack::pgd(&surface, batch.inputs.clone(), &goal, &config);
+    let r = (adv.adversarial.clone() - batch.inputs.clone()).abs().max().into_scalar::<f32>();
+    assert!(r <= 0.1 + 1e-6, "left the ball: {r}");
+    assert!(adv.adversarial.clone().min().into_scalar::<f32>() >= 0.0 && adv.adversarial.clone().max().into_scalar::<f32>() <= 1.0);
+    assert!(adv.success_rate() > 0.5, "PGD success {}", adv.success_rate());
+    // FGSM at the same radius is weaker than PGD; Gaussian noise of stddev 0.1 far weaker.
+    let fgsm = attack::fgsm(&surface, batch.inputs.clone(), &goal, 0.1);
+    let noise = attack::gaussian(&surface, batch.inputs.clone(), &goal, 0.1);
+    assert!(fgsm.success_rate() <= adv.success_rate());
+    assert!(noise.success_rate() < 0.3, "noise success {}", noise.success_rate());
+
+    assert!(Surface::new(&model, 3).is_err());
+    assert!(Surface::new(&model, 2).is_ok());
+}
