@@ -11,7 +11,6 @@ use common::*;
 const FC_BODY: &str = r#"
 [data]
 subset = 12000
-test_subset = 2000
 [model]
 arch = "fc100-100-10"
 [optimizer]
