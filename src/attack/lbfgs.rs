@@ -59,7 +59,7 @@ pub struct LbfgsConfig {
 
 impl Default for LbfgsConfig {
     fn default() -> Self {
-        LbfgsConfig { history: 10, max_iterations: 100, tolerance: 1e-5, value_tolerance: 1e-7, line_search_steps: 12 }
+        LbfgsConfig { history: 5, max_iterations: 100, tolerance: 1e-5, value_tolerance: 1e-7, line_search_steps: 12 }
     }
 }
 

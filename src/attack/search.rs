@@ -21,11 +21,13 @@ pub struct LbfgsAttackConfig {
     pub search_steps: usize,
     pub min_c: f64,
     pub max_c: f64,
+    /// Start each value of c from the previous value's solution instead of from the clean input.
+    pub warm_start: bool,
 }
 
 impl Default for LbfgsAttackConfig {
     fn default() -> Self {
-        LbfgsAttackConfig { solver: LbfgsConfig::default(), initial_c: 1.0, search_steps: 10, min_c: 1e-4, max_c: 1e4 }
+        LbfgsAttackConfig { solver: LbfgsConfig::default(), initial_c: 1.0, search_steps: 10, min_c: 1e-4, max_c: 1e4, warm_start: true }
     }
 }
 
@@ -95,7 +97,7 @@ pub fn lbfgs(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &LbfgsAtt
         let c: Vec<f32> = searches.iter().map(|s| s.c as f32).collect();
         let c_column = Tensor::<2>::from_data(TensorData::new(c, [batch, 1]), &device);
         let objective = PenalisedLoss { surface, origin: start.clone(), c: c_column, goal };
-        let solution = minimize(&objective, start.clone(), surface.bounds, &config.solver);
+        let solution = minimize(&objective, if config.warm_start { last.clone() } else { start.clone() }, surface.bounds, &config.solver);
         let reached = bools(goal.reached(surface.logits(solution.z.clone())));
         let dist = floats(distortion(solution.z.clone(), start.clone()));
         let improves: Vec<bool> = (0..batch).map(|i| reached[i] && dist[i] < best_distortion[i]).collect();
