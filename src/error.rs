@@ -14,6 +14,8 @@ pub enum Error {
     Checkpoint(#[from] crate::train::checkpoint::Error),
     #[error(transparent)]
     Attack(#[from] crate::experiments::attack::Error),
+    #[error(transparent)]
+    Png(#[from] crate::report::png::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {reason}")]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod experiments;
 pub mod model;
 pub mod recipe;
+pub mod report;
 pub mod train;
 
 pub use backend::DeviceChoice;

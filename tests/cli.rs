@@ -57,3 +57,32 @@ fn models_lists_the_zoo() {
     let alex = stdout(&run(&["models", "alexnet"]));
     assert!(alex.contains("layer 6: dense 9216 -> 4096"), "{alex}");
 }
+
+#[test]
+fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = "[data]\nsubset = 6000\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\nnesterov = true\nschedule = \"one-cycle\"\n[train]\nepochs = 2\nbatch_size = 64\n";
+    let recipe = quick_recipe(tmp.path(), "victim", body);
+    assert!(run(&["train", recipe.to_str().unwrap()]).status.success());
+    let run_dir = tmp.path().join("runs/victim");
+    let ckpt = run_dir.to_str().unwrap();
+    let png = tmp.path().join("figure.png");
+
+    let out = run(&["attack", ckpt, "--n", "6", "--iterations", "30", "--json", "--png", png.to_str().unwrap(), "--rows", "4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["summary"]["examples"], 6);
+    assert_eq!(report["summary"]["success_rate"], 1.0);
+    let d = report["summary"]["mean_distortion"].as_f64().unwrap();
+    assert!(d > 0.0 && d < 0.2, "{d}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+
+    let out = run(&["attack", ckpt, "--method", "pgd", "--epsilon", "0.2", "--layer", "1", "--n", "10", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    assert_one_line_error(&run(&["attack", ckpt, "--layer", "3"]), 1, "--layer 3 is out of range: the model has layers 0 (the input) to 2");
+    assert_one_line_error(&run(&["attack", ckpt, "--n", "20000"]), 1, "--n 20000: the test set has only");
+    assert_one_line_error(&run(&["attack", "no/such/run"]), 1, "no/such/run: no such file or folder");
+    assert_one_line_error(&run(&["attack", ckpt, "--layer", "1", "--png", "x.png"]), 2, "--png draws input images");
+}

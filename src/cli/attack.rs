@@ -4,6 +4,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use blindspot::attack::{LbfgsAttackConfig, Norm, PgdConfig, TargetKind};
 use blindspot::experiments::loaded::ImageSet;
+use blindspot::experiments::attack::figure;
 use blindspot::experiments::{AttackMethod, AttackOptions, LoadedModel, run_attack};
 use blindspot::{DeviceChoice, Error};
 
@@ -50,12 +51,21 @@ pub struct Args {
     device: DeviceChoice,
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Write the paper's figure: rows of original | adversarial | magnified difference (layer 0 only).
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    /// Rows in the PNG figure.
+    #[arg(long, default_value_t = 10)]
+    rows: usize,
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
+    if args.png.is_some() && args.layer != 0 {
+        return Err(Error::Usage("--png draws input images: use it with --layer 0".into()));
+    }
     let device = args.device.device()?;
     let loaded = LoadedModel::open(&args.checkpoint, &device, args.data_dir.as_deref())?;
     let mut lbfgs = LbfgsAttackConfig { search_steps: args.search_steps, ..Default::default() };
@@ -75,6 +85,9 @@ pub fn run(args: Args) -> Result<(), Error> {
     bar.set_style(ProgressStyle::with_template("attacking [{bar:30}] {pos}/{len} examples, eta {eta}").expect("valid template").progress_chars("=> "));
     let run = run_attack(&loaded, &options, &device, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
+    if let Some(path) = &args.png {
+        figure(&run, args.rows).write(path)?;
+    }
     let s = &run.summary;
     if args.json {
         return print_json(&serde_json::json!({

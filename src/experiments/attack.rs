@@ -45,7 +45,7 @@ pub struct AttackRun {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("--n {n}: the {set:?} set has only {available} correctly classified images")]
+    #[error("--n {n}: the {set} set has only {available} correctly classified images")]
     TooMany { n: usize, available: usize, set: ImageSet },
     #[error("--n must be at least 1")]
     Zero,
@@ -111,4 +111,36 @@ fn correctly_classified(loaded: &LoadedModel, images: &Images, n: usize, device:
         }
     }
     chosen
+}
+
+/// The paper's figure for the first `rows` attacked images: original (caption: its label) |
+/// adversarial (caption: label -> the model's answer) | the difference magnified (caption: the
+/// magnification). Only for input-layer attacks.
+pub fn figure(run: &AttackRun, rows: usize) -> crate::report::png::Figure {
+    use crate::report::png::{Cell, Figure};
+    let (h, w) = (run.images.rows, run.images.cols);
+    let m = h * w;
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for adv in &run.batches {
+        let start: Vec<f32> = adv.start.to_data().iter::<f32>().collect();
+        let perturbed: Vec<f32> = adv.adversarial.to_data().iter::<f32>().collect();
+        for i in 0..adv.len() {
+            if out.len() == rows {
+                break;
+            }
+            let label = run.images.labels[offset + i];
+            let x = &start[i * m..(i + 1) * m];
+            let z = &perturbed[i * m..(i + 1) * m];
+            let r: Vec<f32> = z.iter().zip(x).map(|(a, b)| a - b).collect();
+            let peak = r.iter().fold(1e-12f32, |p, v| p.max(v.abs()));
+            out.push(vec![
+                Cell { width: w, height: h, pixels: x.to_vec(), caption: label.to_string() },
+                Cell { width: w, height: h, pixels: z.to_vec(), caption: format!("{label}->{}", adv.predicted[i]) },
+                Cell::difference(w, h, &r, format!("x{:.0}", 0.5 / peak)),
+            ]);
+        }
+        offset += adv.len();
+    }
+    Figure { rows: out, scale: 3 }
 }

@@ -18,6 +18,15 @@ pub enum ImageSet {
     Test,
 }
 
+impl std::fmt::Display for ImageSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImageSet::Train => "training",
+            ImageSet::Test => "test",
+        })
+    }
+}
+
 pub struct LoadedModel {
     pub checkpoint: Checkpoint,
     /// The inference copy (no autodiff, dropout off).
@@ -48,12 +57,11 @@ impl LoadedModel {
             ImageSet::Test => self.dataset.test.clone(),
             ImageSet::Train => {
                 let r = &self.checkpoint.recipe;
-                let train = match r.data.split {
+                match r.data.split {
                     Split::Full => self.dataset.train.clone(),
                     Split::P1 => self.dataset.halves().0,
                     Split::P2 => self.dataset.halves().1,
-                };
-                train
+                }
             }
         }
     }

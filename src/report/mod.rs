@@ -1,0 +1,3 @@
+//! Reports: PNG figures.
+
+pub mod png;
