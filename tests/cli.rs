@@ -86,3 +86,26 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
     assert_one_line_error(&run(&["attack", "no/such/run"]), 1, "no/such/run: no such file or folder");
     assert_one_line_error(&run(&["attack", ckpt, "--layer", "1", "--png", "x.png"]), 2, "--png draws input images");
 }
+
+#[test]
+fn transfer_table_has_a_row_per_model_and_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = |arch: &str| format!("[data]\nsubset = 6000\n[model]\narch = \"{arch}\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\n[train]\nepochs = 2\nbatch_size = 64\n");
+    for (name, arch) in [("a", "fc10"), ("b", "fc100-100-10")] {
+        let recipe = quick_recipe(tmp.path(), name, &body(arch));
+        assert!(run(&["train", recipe.to_str().unwrap()]).status.success());
+    }
+    let (a, b) = (tmp.path().join("runs/a"), tmp.path().join("runs/b"));
+    let out = run(&["transfer", a.to_str().unwrap(), b.to_str().unwrap(), "--n", "20", "--iterations", "30", "--magnify", "0.1", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let t: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = t["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2 + 2 + 2, "two models, two noise rows, two magnified rows");
+    // Examples made for a model fool that model (the diagonal).
+    assert_eq!(rows[0]["errors"][0], 1.0);
+    assert_eq!(rows[1]["errors"][1], 1.0);
+    assert_eq!(rows[2]["source"], "Gaussian noise, stddev 0.1");
+    let md = stdout(&run(&["transfer", a.to_str().unwrap(), b.to_str().unwrap(), "--n", "10", "--iterations", "20", "--noise", "0.2"]));
+    assert!(md.starts_with("| made for ↓ / fed to → | a | b | av. distortion |"), "{md}");
+    assert_eq!(md.lines().count(), 2 + 3);
+}

@@ -6,6 +6,7 @@ mod models;
 mod progress;
 mod recipe;
 mod train;
+mod transfer;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,8 @@ enum Command {
     Eval(eval::Args),
     /// Make adversarial examples for a trained model and measure them.
     Attack(attack::Args),
+    /// The paper's cross-model tables: examples made for each model, the error every model makes on them.
+    Transfer(transfer::Args),
     /// Check or show recipe files.
     #[command(subcommand)]
     Recipe(recipe::Command),
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Attack(args) => attack::run(args),
+        Command::Transfer(args) => transfer::run(args),
         Command::Recipe(command) => recipe::run(command),
         Command::Models(args) => models::run(args),
         Command::Device => {

@@ -3,6 +3,7 @@
 
 pub mod attack;
 pub mod loaded;
+pub mod transfer;
 
 pub use attack::{AttackMethod, AttackOptions, AttackRun, run_attack};
 pub use loaded::LoadedModel;

@@ -1,3 +1,4 @@
 //! Reports: PNG figures.
 
 pub mod png;
+pub mod table;

@@ -1,0 +1,68 @@
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use blindspot::attack::LbfgsAttackConfig;
+use blindspot::experiments::LoadedModel;
+use blindspot::experiments::loaded::ImageSet;
+use blindspot::experiments::transfer::{TransferOptions, transfer};
+use blindspot::{DeviceChoice, Error};
+
+use super::print_json;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Two or more run folders (or checkpoint folders): rows attack each, columns feed every one.
+    #[arg(required = true, num_args = 1..)]
+    checkpoints: Vec<PathBuf>,
+    /// Images attacked per model (the first N of the set).
+    #[arg(long, default_value_t = 100)]
+    n: usize,
+    /// Which images: the first model's training split or the test set.
+    #[arg(long, value_enum, default_value = "test")]
+    images: ImageSet,
+    /// Gaussian-noise baseline rows: standard deviations, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.3")]
+    noise: Vec<f64>,
+    /// Also feed every model's perturbations magnified to this RMS (the paper's Table 4: 0.1).
+    #[arg(long)]
+    magnify: Option<f64>,
+    /// L-BFGS iterations per value of c.
+    #[arg(long, default_value_t = 100)]
+    iterations: usize,
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print CSV instead of Markdown.
+    #[arg(long, conflicts_with = "json")]
+    csv: bool,
+    /// Print JSON instead of Markdown.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Error> {
+    let device = args.device.device()?;
+    let models = args.checkpoints.iter().map(|p| LoadedModel::open(p, &device, args.data_dir.as_deref())).collect::<Result<Vec<_>, _>>()?;
+    if let Some(other) = models.iter().find(|m| m.dataset.name != models[0].dataset.name) {
+        return Err(Error::Usage(format!("{} is a {} model but {} is a {} model", other.name(), other.dataset.name, models[0].name(), models[0].dataset.name)));
+    }
+    let mut lbfgs = LbfgsAttackConfig::default();
+    lbfgs.solver.max_iterations = args.iterations;
+    let options = TransferOptions { n: args.n, images: args.images, noise: args.noise, magnify: args.magnify, batch_size: args.batch_size.max(1), seed: args.seed, lbfgs };
+    let bar = ProgressBar::new((models.len() * args.n) as u64);
+    bar.set_style(ProgressStyle::with_template("attacking [{bar:30}] {pos}/{len} examples, eta {eta}").expect("valid template").progress_chars("=> "));
+    let table = transfer(&models, &options, &device, |done, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    if args.json {
+        return print_json(&table);
+    }
+    let t = table.table();
+    print!("{}", if args.csv { t.csv() } else { t.markdown() });
+    Ok(())
+}
