@@ -2,13 +2,13 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use blindspot::attack::{LbfgsAttackConfig, Norm, PgdConfig, TargetKind};
+use blindspot::attack::{Norm, PgdConfig, TargetKind};
 use blindspot::experiments::loaded::ImageSet;
 use blindspot::experiments::attack::figure;
 use blindspot::experiments::{AttackMethod, AttackOptions, LoadedModel, run_attack};
-use blindspot::{DeviceChoice, Error};
+use blindspot::Error;
 
-use super::print_json;
+use super::{LbfgsArgs, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -35,22 +35,8 @@ pub struct Args {
     /// PGD steps (step size 2.5·epsilon/steps).
     #[arg(long, default_value_t = 40)]
     steps: usize,
-    /// L-BFGS: values of c tried per example.
-    #[arg(long, default_value_t = 10)]
-    search_steps: usize,
-    /// L-BFGS: iterations per value of c.
-    #[arg(long, default_value_t = 100)]
-    iterations: usize,
-    /// Examples attacked together.
-    #[arg(long, default_value_t = 100)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Where to run: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: DeviceChoice,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    lbfgs: LbfgsArgs,
     /// Write the paper's figure: rows of original | adversarial | magnified difference (layer 0 only).
     #[arg(long, value_name = "FILE")]
     png: Option<PathBuf>,
@@ -66,19 +52,17 @@ pub fn run(args: Args) -> Result<(), Error> {
     if args.png.is_some() && args.layer != 0 {
         return Err(Error::Usage("--png draws input images: use it with --layer 0".into()));
     }
-    let device = args.device.device()?;
-    let loaded = LoadedModel::open(&args.checkpoint, &device, args.data_dir.as_deref())?;
-    let mut lbfgs = LbfgsAttackConfig { search_steps: args.search_steps, ..Default::default() };
-    lbfgs.solver.max_iterations = args.iterations;
+    let device = args.lbfgs.device.device()?;
+    let loaded = LoadedModel::open(&args.checkpoint, &device, args.lbfgs.data_dir.as_deref())?;
     let options = AttackOptions {
         method: args.method,
         layer: args.layer,
         images: args.images,
         n: args.n,
         target: args.target,
-        batch_size: args.batch_size.max(1),
-        seed: args.seed,
-        lbfgs,
+        batch_size: args.lbfgs.batch_size.max(1),
+        seed: args.lbfgs.seed,
+        lbfgs: args.lbfgs.config(),
         pgd: PgdConfig { norm: Norm::Linf, epsilon: args.epsilon, step_size: 2.5 * args.epsilon / args.steps.max(1) as f64, steps: args.steps, random_start: true },
     };
     let bar = ProgressBar::new(args.n as u64);

@@ -89,6 +89,37 @@ fn device() {
     }
 }
 
+/// Options every command that makes L-BFGS adversarial examples shares.
+#[derive(Debug, clap::Args)]
+struct LbfgsArgs {
+    /// L-BFGS: values of c tried per example.
+    #[arg(long, default_value_t = 10)]
+    search_steps: usize,
+    /// L-BFGS: iterations per value of c.
+    #[arg(long, default_value_t = 100)]
+    iterations: usize,
+    /// Examples attacked together.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+    /// Seed of the random targets (and of PGD's random start and the noise).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to run: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: blindspot::DeviceChoice,
+    /// Read the dataset from this folder instead of the recipe's.
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+}
+
+impl LbfgsArgs {
+    fn config(&self) -> blindspot::attack::LbfgsAttackConfig {
+        let mut config = blindspot::attack::LbfgsAttackConfig { search_steps: self.search_steps, ..Default::default() };
+        config.solver.max_iterations = self.iterations;
+        config
+    }
+}
+
 /// Prints `value` as pretty JSON on stdout.
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
     println!("{}", serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))?);

@@ -2,13 +2,12 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use blindspot::attack::LbfgsAttackConfig;
 use blindspot::experiments::LoadedModel;
 use blindspot::experiments::loaded::ImageSet;
 use blindspot::experiments::transfer::{TransferOptions, transfer};
-use blindspot::{DeviceChoice, Error};
+use blindspot::Error;
 
-use super::print_json;
+use super::{LbfgsArgs, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,17 +26,8 @@ pub struct Args {
     /// Also feed every model's perturbations magnified to this RMS (the paper's Table 4: 0.1).
     #[arg(long)]
     magnify: Option<f64>,
-    /// L-BFGS iterations per value of c.
-    #[arg(long, default_value_t = 100)]
-    iterations: usize,
-    #[arg(long, default_value_t = 100)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    #[arg(long, default_value = "cpu")]
-    device: DeviceChoice,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    lbfgs: LbfgsArgs,
     /// Print CSV instead of Markdown.
     #[arg(long, conflicts_with = "json")]
     csv: bool,
@@ -47,14 +37,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
-    let device = args.device.device()?;
-    let models = args.checkpoints.iter().map(|p| LoadedModel::open(p, &device, args.data_dir.as_deref())).collect::<Result<Vec<_>, _>>()?;
+    let device = args.lbfgs.device.device()?;
+    let models = args.checkpoints.iter().map(|p| LoadedModel::open(p, &device, args.lbfgs.data_dir.as_deref())).collect::<Result<Vec<_>, _>>()?;
     if let Some(other) = models.iter().find(|m| m.dataset.name != models[0].dataset.name) {
         return Err(Error::Usage(format!("{} is a {} model but {} is a {} model", other.name(), other.dataset.name, models[0].name(), models[0].dataset.name)));
     }
-    let mut lbfgs = LbfgsAttackConfig::default();
-    lbfgs.solver.max_iterations = args.iterations;
-    let options = TransferOptions { n: args.n, images: args.images, noise: args.noise, magnify: args.magnify, batch_size: args.batch_size.max(1), seed: args.seed, lbfgs };
+    let options = TransferOptions {
+        n: args.n,
+        images: args.images,
+        noise: args.noise,
+        magnify: args.magnify,
+        batch_size: args.lbfgs.batch_size.max(1),
+        seed: args.lbfgs.seed,
+        lbfgs: args.lbfgs.config(),
+    };
     let bar = ProgressBar::new((models.len() * args.n) as u64);
     bar.set_style(ProgressStyle::with_template("attacking [{bar:30}] {pos}/{len} examples, eta {eta}").expect("valid template").progress_chars("=> "));
     let table = transfer(&models, &options, &device, |done, _| bar.set_position(done as u64))?;
