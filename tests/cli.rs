@@ -109,3 +109,24 @@ fn transfer_table_has_a_row_per_model_and_baseline() {
     assert!(md.starts_with("| made for ↓ / fed to → | a | b | av. distortion |"), "{md}");
     assert_eq!(md.lines().count(), 2 + 3);
 }
+
+#[test]
+fn reproduce_quick_trains_what_is_missing_and_prints_the_paper_beside_ours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipes = repo().join("recipes");
+    let args = ["reproduce", "table4", "--quick", "--n", "10", "--recipes", recipes.to_str().unwrap(), "--output", tmp.path().to_str().unwrap()];
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.contains("| fc100-100-10-p1 | 100.0% (100.0%) |"), "{table}");
+    assert!(table.contains("| magnified to 0.1: fc100-100-10-p2 |"), "{table}");
+    assert!(stderr(&out).contains("fc123-456-10-p1: training (3 epochs)"));
+    for model in ["fc100-100-10-p1", "fc123-456-10-p1", "fc100-100-10-p2"] {
+        assert!(tmp.path().join("quick").join(model).join("metrics.json").is_file(), "{model}");
+    }
+    // A second run reuses the trained models.
+    let again = run(&args);
+    assert!(again.status.success());
+    assert!(stderr(&again).contains("fc100-100-10-p2: trained already"), "{}", stderr(&again));
+    assert!(!stderr(&again).contains("training"));
+}

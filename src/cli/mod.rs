@@ -5,6 +5,7 @@ mod eval;
 mod models;
 mod progress;
 mod recipe;
+mod reproduce;
 mod train;
 mod transfer;
 
@@ -41,6 +42,8 @@ enum Command {
     Attack(attack::Args),
     /// The paper's cross-model tables: examples made for each model, the error every model makes on them.
     Transfer(transfer::Args),
+    /// The paper's Tables 1-4: trains what is missing, prints ours beside the paper's figures.
+    Reproduce(reproduce::Args),
     /// Check or show recipe files.
     #[command(subcommand)]
     Recipe(recipe::Command),
@@ -64,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Attack(args) => attack::run(args),
         Command::Transfer(args) => transfer::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
         Command::Recipe(command) => recipe::run(command),
         Command::Models(args) => models::run(args),
         Command::Device => {

@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     };
     let bar = ProgressBar::new((models.len() * args.n) as u64);
     bar.set_style(ProgressStyle::with_template("attacking [{bar:30}] {pos}/{len} examples, eta {eta}").expect("valid template").progress_chars("=> "));
-    let table = transfer(&models, &options, &device, |done, _| bar.set_position(done as u64))?;
+    let table = transfer(&models, &models, &options, &device, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     if args.json {
         return print_json(&table);

@@ -3,6 +3,7 @@
 
 pub mod attack;
 pub mod loaded;
+pub mod reproduce;
 pub mod transfer;
 
 pub use attack::{AttackMethod, AttackOptions, AttackRun, run_attack};

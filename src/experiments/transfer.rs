@@ -72,10 +72,11 @@ fn mean(xs: &[f32]) -> f64 {
     xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len().max(1) as f64
 }
 
-/// Runs the experiment on the first `n` images of the chosen set (of the first model's dataset).
+/// Runs the experiment on the first `n` images of the chosen set (of the first model's dataset):
+/// rows attack each of `sources`, columns are the errors of each of `models`.
 /// `progress(done, total)` is called after each attacked batch.
-pub fn transfer(models: &[LoadedModel], options: &TransferOptions, device: &Device, mut progress: impl FnMut(usize, usize)) -> Result<TransferTable, Error> {
-    let first = &models[0];
+pub fn transfer(sources: &[LoadedModel], models: &[LoadedModel], options: &TransferOptions, device: &Device, mut progress: impl FnMut(usize, usize)) -> Result<TransferTable, Error> {
+    let first = &sources[0];
     let pool: Images = first.images(options.images);
     if options.n == 0 {
         return Err(Error::Zero);
@@ -86,10 +87,10 @@ pub fn transfer(models: &[LoadedModel], options: &TransferOptions, device: &Devi
     let images = DeviceImages::new(&pool.head(options.n), device);
     let all = images.all();
     device.seed(options.seed);
-    let total = models.len() * options.n;
+    let total = sources.len() * options.n;
     let mut rows = Vec::new();
     let mut perturbations = Vec::new();
-    for (k, model) in models.iter().enumerate() {
+    for (k, model) in sources.iter().enumerate() {
         let surface = Surface::new(&model.model, 0)?;
         let mut made = Vec::new();
         let mut distortion = Vec::new();
