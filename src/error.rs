@@ -15,6 +15,8 @@ pub enum Error {
     #[error(transparent)]
     Attack(#[from] crate::experiments::attack::Error),
     #[error(transparent)]
+    Units(#[from] crate::experiments::units::Error),
+    #[error(transparent)]
     Png(#[from] crate::report::png::Error),
     #[error("{0}")]
     Usage(String),

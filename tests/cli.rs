@@ -85,6 +85,26 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
     assert_one_line_error(&run(&["attack", ckpt, "--n", "20000"]), 1, "--n 20000: the test set has only");
     assert_one_line_error(&run(&["attack", "no/such/run"]), 1, "no/such/run: no such file or folder");
     assert_one_line_error(&run(&["attack", ckpt, "--layer", "1", "--png", "x.png"]), 2, "--png draws input images");
+
+    // Units vs directions of the same model's second hidden layer.
+    let grid = tmp.path().join("units.png");
+    let out = run(&["units", ckpt, "--layer", "2", "--directions", "5", "--top", "6", "--json", "--png", grid.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["width"], 100);
+    for kind in ["units", "directions"] {
+        let rows = report[kind].as_array().unwrap();
+        assert_eq!(rows.len(), 5);
+        for row in rows {
+            assert_eq!(row["images"].as_array().unwrap().len(), 6);
+            let purity = row["purity"].as_f64().unwrap();
+            assert!((1.0 / 6.0..=1.0).contains(&purity));
+        }
+    }
+    // A trained layer's top images are far purer than chance (10%).
+    assert!(report["mean_unit_purity"].as_f64().unwrap() > 0.4 && report["mean_direction_purity"].as_f64().unwrap() > 0.4, "{report}");
+    assert_eq!(&std::fs::read(&grid).unwrap()[1..4], b"PNG");
+    assert_one_line_error(&run(&["units", ckpt, "--layer", "0"]), 1, "--layer 0: units are the outputs of hidden layers 1 to 2");
 }
 
 #[test]

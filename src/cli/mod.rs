@@ -8,6 +8,7 @@ mod recipe;
 mod reproduce;
 mod train;
 mod transfer;
+mod units;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,8 @@ enum Command {
     Transfer(transfer::Args),
     /// The paper's Tables 1-4: trains what is missing, prints ours beside the paper's figures.
     Reproduce(reproduce::Args),
+    /// Units vs random directions of a layer: the test images that maximise each, and how alike they are.
+    Units(units::Args),
     /// Check or show recipe files.
     #[command(subcommand)]
     Recipe(recipe::Command),
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Attack(args) => attack::run(args),
         Command::Transfer(args) => transfer::run(args),
         Command::Reproduce(args) => reproduce::run(args),
+        Command::Units(args) => units::run(args),
         Command::Recipe(command) => recipe::run(command),
         Command::Models(args) => models::run(args),
         Command::Device => {

@@ -5,6 +5,7 @@ pub mod attack;
 pub mod loaded;
 pub mod reproduce;
 pub mod transfer;
+pub mod units;
 
 pub use attack::{AttackMethod, AttackOptions, AttackRun, run_attack};
 pub use loaded::LoadedModel;

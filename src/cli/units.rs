@@ -1,0 +1,58 @@
+use std::path::PathBuf;
+
+use blindspot::experiments::LoadedModel;
+use blindspot::experiments::loaded::ImageSet;
+use blindspot::experiments::units::{UnitsOptions, figure, units};
+use blindspot::{DeviceChoice, Error};
+
+use super::print_json;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A run folder (checkpoints/<run>) or a checkpoint folder.
+    checkpoint: PathBuf,
+    /// The hidden layer whose units and directions are compared (1 = the first hidden layer).
+    #[arg(long)]
+    layer: usize,
+    /// How many units (chosen at random) and how many random directions.
+    #[arg(long, default_value_t = 8)]
+    directions: usize,
+    /// Test images kept per unit or direction.
+    #[arg(long, default_value_t = 8)]
+    top: usize,
+    /// Write the image grid (one row per unit, then per direction).
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Error> {
+    let device = args.device.device()?;
+    let loaded = LoadedModel::open(&args.checkpoint, &device, args.data_dir.as_deref())?;
+    let report = units(&loaded, &UnitsOptions { layer: args.layer, directions: args.directions, top: args.top, seed: args.seed }, &device)?;
+    if let Some(path) = &args.png {
+        figure(&report, &loaded.images(ImageSet::Test)).write(path)?;
+    }
+    if args.json {
+        return print_json(&report);
+    }
+    println!("{} layer {} ({} units): the top {} test images of each", report.model, report.layer, report.width, args.top);
+    for d in report.units.iter().chain(&report.directions) {
+        let labels: Vec<String> = d.labels.iter().map(u8::to_string).collect();
+        println!("  {:<6} {:>4}  labels {}  purity {:.0}%", d.kind, d.index, labels.join(" "), 100.0 * d.purity);
+    }
+    println!(
+        "mean purity (share of the top images with the majority label): units {:.0}%, random directions {:.0}%",
+        100.0 * report.mean_unit_purity,
+        100.0 * report.mean_direction_purity
+    );
+    Ok(())
+}
