@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything blindspot needs on a fresh machine (Rust and Python 3 with pip present):
 # a Python virtual environment in .venv with PyPI's torch==2.11.0 (its libtorch is what burn-tch
-# links against), `tensorboard` (the tests read event files back with it), numpy and scipy (the
+# links against), `tensorboard` (the tests read event files back with it), numpy, scipy and safetensors (the
 # PyTorch reference scripts in benches/), and the link .libtorch -> that torch, which .cargo/config.toml and build.rs point cargo at.
 # Idempotent: a second run checks and returns in a second.
 set -euo pipefail
@@ -12,9 +12,9 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import torch, tensorboard, numpy, scipy; assert torch.__version__.split('+')[0] == '$TORCH_VERSION'" 2>/dev/null; then
-  echo "setup: installing torch==$TORCH_VERSION, tensorboard, numpy and scipy into .venv (about 4.6 GB, a few minutes)" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION" tensorboard numpy scipy
+if ! .venv/bin/python -c "import torch, tensorboard, numpy, scipy, safetensors; assert torch.__version__.split('+')[0] == '$TORCH_VERSION'" 2>/dev/null; then
+  echo "setup: installing torch==$TORCH_VERSION, tensorboard, numpy, scipy and safetensors into .venv (about 4.6 GB, a few minutes)" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION" tensorboard numpy scipy safetensors
 fi
 torch_dir=$(.venv/bin/python -c "import os, torch; print(os.path.dirname(torch.__file__))")
 ln -sfn "$torch_dir" .libtorch

@@ -17,6 +17,8 @@ pub enum Error {
     #[error(transparent)]
     Units(#[from] crate::experiments::units::Error),
     #[error(transparent)]
+    PyTorch(#[from] crate::model::pytorch::Error),
+    #[error(transparent)]
     Png(#[from] crate::report::png::Error),
     #[error("{0}")]
     Usage(String),

@@ -235,8 +235,13 @@ mod tests {
         let z0 = Tensor::<2>::full([16, 50], 0.5, &device);
         let sol = minimize(&q, z0, bounds, &LbfgsConfig::default());
         let expected = centers.clamp(0.0, 1.0);
-        let err = (sol.z.clone() - expected).abs().max().into_scalar::<f32>();
-        assert!(err < 1e-3, "largest error {err}");
+        // The values are compared in float32: a row stops when no step changes its value at that
+        // precision, which leaves the minimiser known to about 1e-3 (the value to about 1e-6).
+        let err = (sol.z.clone() - expected.clone()).abs().max().into_scalar::<f32>();
+        assert!(err < 2e-3, "largest error {err}");
+        let best = q.value(expected);
+        let gap = ((sol.value.clone() - best.clone()) / best.clamp_min(1e-6)).max().into_scalar::<f32>();
+        assert!(gap < 1e-5, "relative value gap {gap}");
         assert!(sol.converged.iter().all(|&c| c));
         let lo = sol.z.clone().min().into_scalar::<f32>();
         let hi = sol.z.max().into_scalar::<f32>();

@@ -2,6 +2,7 @@
 
 mod attack;
 mod eval;
+mod exchange;
 mod models;
 mod progress;
 mod recipe;
@@ -47,6 +48,10 @@ enum Command {
     Reproduce(reproduce::Args),
     /// Units vs random directions of a layer: the test images that maximise each, and how alike they are.
     Units(units::Args),
+    /// Make a checkpoint from PyTorch weights (safetensors) of a paper architecture.
+    Import(exchange::ImportArgs),
+    /// Write a checkpoint's weights for PyTorch (safetensors, nn.Sequential naming).
+    Export(exchange::ExportArgs),
     /// Check or show recipe files.
     #[command(subcommand)]
     Recipe(recipe::Command),
@@ -72,6 +77,8 @@ pub fn main() -> ExitCode {
         Command::Transfer(args) => transfer::run(args),
         Command::Reproduce(args) => reproduce::run(args),
         Command::Units(args) => units::run(args),
+        Command::Import(args) => exchange::import(args),
+        Command::Export(args) => exchange::export(args),
         Command::Recipe(command) => recipe::run(command),
         Command::Models(args) => models::run(args),
         Command::Device => {

@@ -1,6 +1,7 @@
 //! Models: layers, the layer stack with `activation(k, x)` / `forward_from(k, h)`, the paper's zoo.
 
 pub mod layer;
+pub mod pytorch;
 pub mod stack;
 pub mod zoo;
 

@@ -1,0 +1,48 @@
+"""Loads weights that `blindspot export` wrote into the PyTorch nn.Sequential of the architecture
+(README: "PyTorch naming") and prints its logits for the first N MNIST test images as JSON.
+It can also write fresh PyTorch weights for `blindspot import`.
+
+  pytorch_logits.py logits ARCH FILE.safetensors N
+  pytorch_logits.py init ARCH FILE.safetensors SEED"""
+import gzip
+import json
+import pathlib
+import sys
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+nn = torch.nn
+
+
+def sequential(arch):
+    if arch == "convnet":
+        return nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(32 * 7 * 7, 100), nn.ReLU(), nn.Linear(100, 10))
+    hidden = {"fc10": [], "fc100-100-10": [100, 100], "fc200-200-10": [200, 200],
+              "fc123-456-10": [123, 456], "ae400-10": [400]}[arch]
+    layers, width = [], 784
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.Sigmoid()]
+        width = h
+    return nn.Sequential(*layers, nn.Linear(width, 10))
+
+
+command, arch, path = sys.argv[1], sys.argv[2], sys.argv[3]
+model = sequential(arch)
+if command == "init":
+    torch.manual_seed(int(sys.argv[4]))
+    model = sequential(arch)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path)
+    sys.exit(0)
+model.load_state_dict(load_file(path))
+n = int(sys.argv[4])
+root = pathlib.Path(__file__).resolve().parent.parent / "data" / "mnist"
+x = np.frombuffer(gzip.open(root / "t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16)[: n * 784]
+x = torch.tensor(x.astype(np.float32) / 255.0).reshape(n, 784)
+if arch == "convnet":
+    x = x.reshape(n, 1, 28, 28)
+with torch.no_grad():
+    print(json.dumps(model(x).tolist()))
