@@ -84,6 +84,13 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
     assert_one_line_error(&run(&["attack", ckpt, "--layer", "3"]), 1, "--layer 3 is out of range: the model has layers 0 (the input) to 2");
     assert_one_line_error(&run(&["attack", ckpt, "--n", "20000"]), 1, "--n 20000: the test set has only");
     assert_one_line_error(&run(&["attack", "no/such/run"]), 1, "no/such/run: no such file or folder");
+    // A checkpoint whose recipe names another architecture than its weights.
+    let latest = std::fs::read_to_string(run_dir.join("latest")).unwrap();
+    let recipe_file = run_dir.join(latest.trim()).join("recipe.toml");
+    let text = std::fs::read_to_string(&recipe_file).unwrap();
+    std::fs::write(&recipe_file, text.replace("arch = \"fc100-100-10\"", "arch = \"fc200-200-10\"")).unwrap();
+    assert_one_line_error(&run(&["attack", ckpt]), 1, "recipe does not describe this checkpoint's model");
+    std::fs::write(&recipe_file, text).unwrap();
     assert_one_line_error(&run(&["attack", ckpt, "--layer", "1", "--png", "x.png"]), 2, "--png draws input images");
 
     // Units vs directions of the same model's second hidden layer.
