@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let batch = train.batch(&batches[i % batches.len()]);
             i += 1;
-            let out = train_step(model.take().unwrap(), &mut optim, batch, 0.1, 1e-4);
+            let out = train_step(model.take().unwrap(), &mut optim, batch, &[], 0.1, 1e-4);
             out.loss.into_scalar::<f32>();
             model = Some(out.model);
         })
@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut last = None;
             for indices in &batches {
-                let out = train_step(model.take().unwrap(), &mut optim, train.batch(indices), 0.1, 1e-4);
+                let out = train_step(model.take().unwrap(), &mut optim, train.batch(indices), &[], 0.1, 1e-4);
                 last = Some(out.loss);
                 model = Some(out.model);
             }

@@ -10,6 +10,7 @@ pub mod data;
 pub mod error;
 pub mod experiments;
 pub mod model;
+pub mod pool;
 pub mod recipe;
 pub mod report;
 pub mod train;

@@ -61,6 +61,12 @@ impl Hook for Progress {
             m.seconds,
             m.examples_per_second
         );
+        for p in &m.pools {
+            eprintln!(
+                "    pool layer {}: {}/{} examples, {} used (staleness mean {:.0}, max {}), attack success {:.0}%, distortion {:.3}, {:.1} new/step, {:.0} attacked/s",
+                p.layer, p.fill, p.capacity, p.used, p.mean_staleness, p.max_staleness, 100.0 * p.success_rate, p.mean_distortion, p.refresh_per_step, p.attack_examples_per_second
+            );
+        }
         Ok(())
     }
 }

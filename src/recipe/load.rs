@@ -163,6 +163,37 @@ fn validate(r: &Recipe) -> Result<(), (&'static str, String)> {
     if let Some(p) = &r.pretrain {
         validate_pretrain(p, r)?;
     }
+    if let Some(a) = &r.adversarial {
+        validate_adversarial(a, layers)?;
+    }
+    Ok(())
+}
+
+fn validate_adversarial(a: &crate::recipe::AdversarialSection, layers: usize) -> Result<(), (&'static str, String)> {
+    let err = |key, message: String| Err((key, message));
+    if a.layers.is_empty() {
+        return err("adversarial.layers", "name at least one layer (0: the inputs)".into());
+    }
+    if let Some(&k) = a.layers.iter().find(|&&k| k >= layers) {
+        return err("adversarial.layers", format!("layer {k} is out of range: the model has layers 0 (the inputs) to {}", layers.saturating_sub(1)));
+    }
+    if !(a.ratio > 0.0 && a.ratio < 1.0) {
+        return err("adversarial.ratio", format!("{} is not a share in (0, 1)", a.ratio));
+    }
+    if a.pool_size == 0 {
+        return err("adversarial.pool_size", "must be at least 1".into());
+    }
+    if !(a.refresh > 0.0 && a.refresh <= 1.0) {
+        return err("adversarial.refresh", format!("{} is not a share in (0, 1]", a.refresh));
+    }
+    if !(a.epsilon.is_finite() && a.epsilon > 0.0) {
+        return err("adversarial.epsilon", format!("{} is not a positive radius", a.epsilon));
+    }
+    for (key, value) in [("adversarial.steps", a.steps), ("adversarial.search_steps", a.search_steps), ("adversarial.iterations", a.iterations), ("adversarial.attack_batch", a.attack_batch), ("adversarial.snapshot_every", a.snapshot_every), ("adversarial.max_staleness", a.max_staleness)] {
+        if value == 0 {
+            return err(key, "must be at least 1".into());
+        }
+    }
     Ok(())
 }
 

@@ -4,4 +4,4 @@ pub mod load;
 pub mod schema;
 
 pub use load::{Error, load, model_spec, parse, to_toml};
-pub use schema::{DataSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection, PretrainSection, Recipe, Schedule, TrainSection};
+pub use schema::{AdversarialSection, PoolAttack, PoolSchedule, DataSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection, PretrainSection, Recipe, Schedule, TrainSection};

@@ -26,6 +26,9 @@ pub struct Recipe {
     pub train: TrainSection,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretrain: Option<PretrainSection>,
+    /// Adversarial training: per-layer pools of adversarial examples mixed into the mini-batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversarial: Option<AdversarialSection>,
     #[serde(default)]
     pub output: OutputSection,
 }
@@ -134,6 +137,72 @@ pub struct PretrainSection {
     pub sparsity_weight: f64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolSchedule {
+    /// Every step draws from every pool.
+    All,
+    /// Step t draws from pool t mod (number of pools) only: the paper's "alternating fashion".
+    Alternate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolAttack {
+    Fgsm,
+    Pgd,
+    Lbfgs,
+}
+
+/// The adversarial pools of section 4.2: one pool per layer (0 = the inputs, k = the output of hidden
+/// layer k), filled by attacker threads from the newest model snapshot, a random part continuously
+/// replaced, and mixed into every mini-batch. Examples of a layer-k pool train the layers above k.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdversarialSection {
+    /// The layers with a pool.
+    pub layers: Vec<usize>,
+    /// Share of each mini-batch drawn from the pools (the rest is clean).
+    #[serde(default = "defaults::ratio")]
+    pub ratio: f64,
+    /// Examples each pool holds.
+    #[serde(default = "defaults::pool_size")]
+    pub pool_size: usize,
+    /// Share of each pool regenerated per model snapshot (new examples replace random entries).
+    #[serde(default = "defaults::refresh")]
+    pub refresh: f64,
+    /// Attacker threads; 0 generates in the training thread (synchronous, reproducible).
+    #[serde(default = "defaults::one")]
+    pub attackers: usize,
+    #[serde(default = "defaults::pool_attack")]
+    pub method: PoolAttack,
+    /// FGSM / PGD radius (L∞, in the layer's units).
+    #[serde(default = "defaults::epsilon")]
+    pub epsilon: f64,
+    /// PGD steps (step size 2.5·epsilon/steps).
+    #[serde(default = "defaults::pgd_steps")]
+    pub steps: usize,
+    /// L-BFGS: values of c and iterations per value.
+    #[serde(default = "defaults::search_steps")]
+    pub search_steps: usize,
+    #[serde(default = "defaults::lbfgs_iterations")]
+    pub iterations: usize,
+    /// Examples an attacker attacks at once.
+    #[serde(default = "defaults::attack_batch")]
+    pub attack_batch: usize,
+    /// Publish a model snapshot to the attackers every N optimizer steps.
+    #[serde(default = "defaults::snapshot_every")]
+    pub snapshot_every: usize,
+    /// Entries made from a snapshot more than N steps old are dropped, never used.
+    #[serde(default = "defaults::max_staleness")]
+    pub max_staleness: usize,
+    /// Clean epochs before the pools are used.
+    #[serde(default)]
+    pub warmup_epochs: usize,
+    #[serde(default = "defaults::pool_schedule")]
+    pub schedule: PoolSchedule,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
@@ -179,6 +248,42 @@ mod defaults {
     }
     pub fn sparsity_weight() -> f64 {
         3.0
+    }
+    pub fn ratio() -> f64 {
+        0.5
+    }
+    pub fn pool_size() -> usize {
+        10_000
+    }
+    pub fn refresh() -> f64 {
+        0.1
+    }
+    pub fn pool_attack() -> PoolAttack {
+        PoolAttack::Fgsm
+    }
+    pub fn epsilon() -> f64 {
+        0.1
+    }
+    pub fn pgd_steps() -> usize {
+        5
+    }
+    pub fn search_steps() -> usize {
+        6
+    }
+    pub fn lbfgs_iterations() -> usize {
+        20
+    }
+    pub fn attack_batch() -> usize {
+        128
+    }
+    pub fn snapshot_every() -> usize {
+        50
+    }
+    pub fn max_staleness() -> usize {
+        1000
+    }
+    pub fn pool_schedule() -> PoolSchedule {
+        PoolSchedule::All
     }
     pub fn output_dir() -> PathBuf {
         PathBuf::from("checkpoints")

@@ -53,6 +53,9 @@ pub struct EpochMetrics {
     pub learning_rate: f64,
     pub seconds: f64,
     pub examples_per_second: f64,
+    /// Each adversarial pool's figures over the epoch (empty without pools).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<crate::pool::PoolEpoch>,
 }
 
 /// The trainer's state at an epoch's end: what a checkpoint holds.

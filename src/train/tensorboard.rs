@@ -1,7 +1,9 @@
 //! The TensorBoard hook: event files in the run folder, so `tensorboard --logdir checkpoints` shows
 //! every run. Tags: `train/loss` (every `log_every` steps), `train/learning_rate`, and per epoch
 //! `epoch/train_loss`, `epoch/train_error`, `epoch/test_error`, `epoch/validation_error`,
-//! `epoch/examples_per_second` (x axis: the global step).
+//! `epoch/examples_per_second`, and for each adversarial pool `pool/layer<K>/fill`, `mean_age`,
+//! `mean_staleness`, `max_staleness`, `success_rate`, `distortion`, `refresh_per_step`,
+//! `attack_examples_per_second` (x axis: the global step).
 
 use tensorboard_rs::summary_writer::SummaryWriter;
 
@@ -56,6 +58,17 @@ impl Hook for TensorBoard {
         }
         w.add_scalar("epoch/learning_rate", m.learning_rate as f32, step);
         w.add_scalar("epoch/examples_per_second", m.examples_per_second as f32, step);
+        for p in &m.pools {
+            let tag = |name: &str| format!("pool/layer{}/{name}", p.layer);
+            w.add_scalar(&tag("fill"), p.fill as f32, step);
+            w.add_scalar(&tag("mean_age"), p.mean_age as f32, step);
+            w.add_scalar(&tag("mean_staleness"), p.mean_staleness as f32, step);
+            w.add_scalar(&tag("max_staleness"), p.max_staleness as f32, step);
+            w.add_scalar(&tag("success_rate"), p.success_rate as f32, step);
+            w.add_scalar(&tag("distortion"), p.mean_distortion as f32, step);
+            w.add_scalar(&tag("refresh_per_step"), p.refresh_per_step as f32, step);
+            w.add_scalar(&tag("attack_examples_per_second"), p.attack_examples_per_second as f32, step);
+        }
         w.flush();
         Ok(())
     }

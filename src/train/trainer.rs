@@ -4,6 +4,7 @@
 //! to run `forward_from(k, ·)` inside the step, and the Learner has no hooks (see README).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -15,6 +16,7 @@ use super::hook::{EpochMetrics, Hook, RunInfo, RunSummary, StepInfo, TrainState}
 use super::{optimizer, pretrain};
 use crate::backend::DeviceChoice;
 use crate::data::{Batch, DeviceImages, Splits, shuffled_batches};
+use crate::pool::{AdversarialLoader, LayerBatch, SnapshotCell, SnapshotPublisher};
 use crate::model::{Stack, cross_entropy};
 use crate::recipe::{self, Recipe};
 
@@ -30,6 +32,8 @@ pub enum Error {
     RecipeChanged { path: PathBuf, key: String },
     #[error("the training split is empty (data.subset / data.validation leave no image)")]
     NoTrainingData,
+    #[error("adversarial pools: {0}")]
+    Pool(#[from] crate::pool::Error),
     #[error("model.arch: {0} does not fit {1}x{2} images")]
     Arch(String, usize, usize),
 }
@@ -68,12 +72,26 @@ pub struct StepOutput {
     pub logits: Tensor<2>,
 }
 
-/// One optimizer step on `batch`: cross-entropy plus the paper's weight decay `λ/N · Σ w²`, backward,
-/// update. `model` must live on an autodiff device.
-pub fn train_step(model: Stack, optim: &mut ModuleOptimizer, batch: Batch, learning_rate: f64, weight_decay: f64) -> StepOutput {
+/// One optimizer step on `batch` and the pool examples `adversarial`: the mean cross-entropy over
+/// all of them (a layer-k pool example through `forward_from(k, ·)`, so it trains the layers above
+/// k) plus the paper's weight decay `λ/N · Σ w²`, backward, update. `model` must live on an
+/// autodiff device. The returned logits are the clean batch's.
+pub fn train_step(model: Stack, optim: &mut ModuleOptimizer, batch: Batch, adversarial: &[LayerBatch], learning_rate: f64, weight_decay: f64) -> StepOutput {
     let batch = batch.autodiff();
+    let clean = batch.len();
     let logits = model.forward(batch.inputs);
     let mut loss = cross_entropy(logits.clone(), batch.labels);
+    if !adversarial.is_empty() {
+        let mut total = loss.mul_scalar(clean as f64);
+        let mut count = clean;
+        for pool in adversarial {
+            let n = pool.labels.dims()[0];
+            let out = model.forward_from(pool.layer, pool.inputs.clone().autodiff());
+            total = total + cross_entropy(out, pool.labels.clone().autodiff()).mul_scalar(n as f64);
+            count += n;
+        }
+        loss = total.div_scalar(count as f64);
+    }
     if weight_decay > 0.0 {
         loss = loss + model.weight_decay(weight_decay);
     }
@@ -134,6 +152,16 @@ pub fn train(recipe: &Recipe, splits: &Splits, device: &Device, options: &TrainO
     }
     let inner = device.clone().without_autodiff();
     let mut train_seconds = Vec::new();
+    // Adversarial pools: a snapshot of the model now, the publisher hook, the loader and its
+    // attackers. Pools are not checkpointed: a resumed run regenerates them.
+    let warmup = recipe.adversarial.as_ref().map_or(0, |a| a.warmup_epochs);
+    let mut pools = recipe.adversarial.as_ref().map(|section| {
+        let cell = Arc::new(SnapshotCell::default());
+        cell.publish(&model, step);
+        let widths: Vec<usize> = section.layers.iter().map(|&k| if k == 0 { spec.inputs() } else { spec.layers[k - 1].outputs() }).collect();
+        let loader = AdversarialLoader::new(section, Arc::new(train.clone()), &widths, cell.clone(), epoch_seed(recipe.seed ^ 0xAD7, start_epoch), device);
+        (loader, SnapshotPublisher { cell, every: section.snapshot_every as u64 })
+    });
     for epoch in start_epoch + 1..=recipe.train.epochs {
         for hook in hooks.iter_mut() {
             hook.on_epoch_start(&info, epoch).map_err(hook_error(hook.as_ref()))?;
@@ -148,7 +176,11 @@ pub fn train(recipe: &Recipe, splits: &Splits, device: &Device, options: &TrainO
             learning_rate = optimizer::learning_rate(&recipe.optimizer, step, total_steps);
             let batch = train_set.batch(indices);
             let labels = batch.labels.clone();
-            let out = train_step(model, &mut optim, batch, learning_rate, recipe.train.weight_decay);
+            let adversarial = match &mut pools {
+                Some((loader, _)) => loader.draw(step, indices.len(), epoch > warmup)?,
+                None => Vec::new(),
+            };
+            let out = train_step(model, &mut optim, batch, &adversarial, learning_rate, recipe.train.weight_decay);
             model = out.model;
             step += 1;
             let loss = out.loss;
@@ -157,6 +189,9 @@ pub fn train(recipe: &Recipe, splits: &Splits, device: &Device, options: &TrainO
             let info_step = StepInfo { epoch, step, batch: b, examples: indices.len(), learning_rate, loss: &loss };
             for hook in hooks.iter_mut() {
                 hook.on_step_end(&info, &info_step, &model).map_err(hook_error(hook.as_ref()))?;
+            }
+            if let Some((_, publisher)) = &mut pools {
+                publisher.on_step_end(&info, &info_step, &model).map_err(hook_error(publisher))?;
             }
         }
         // Reading the sums waits for the device, so the time below is the epoch's real time.
@@ -175,6 +210,7 @@ pub fn train(recipe: &Recipe, splits: &Splits, device: &Device, options: &TrainO
             learning_rate,
             seconds,
             examples_per_second: train.len() as f64 / seconds,
+            pools: pools.as_mut().map(|(loader, _)| loader.epoch_stats(step)).unwrap_or_default(),
         };
         history.push(metrics.clone());
         let state = TrainState { model: &model, optimizer: &optim, epoch, step, history: &history };

@@ -1,0 +1,157 @@
+//! Attackers: threads that take the newest model snapshot, draw training examples, attack them at
+//! their layer and send the results to the loader through a bounded channel. Each makes its share
+//! of `refresh · pool_size` examples per layer and snapshot, then waits for the next snapshot. A
+//! stop flag ends them; a panicking attacker reports its message instead of dying silently.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use burn::prelude::*;
+use crossbeam::channel::{Receiver, Sender, bounded, unbounded};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::snapshot::SnapshotCell;
+use super::store::Entry;
+use crate::attack::{self, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
+use crate::data::{DeviceImages, Images};
+use crate::model::Stack;
+use crate::recipe::{AdversarialSection, PoolAttack};
+
+/// Examples made for one pool from one snapshot.
+pub struct Delivery {
+    pub layer: usize,
+    pub rows: Vec<f32>,
+    pub entries: Vec<Entry>,
+    /// Examples attacked, and how many the attack made the model get wrong.
+    pub attempted: usize,
+    pub succeeded: usize,
+    pub seconds: f64,
+}
+
+/// Attacks `indices` of `train` at layer `layer` of `model` (a snapshot of version `version`).
+/// FGSM / PGD keep every perturbed example (untargeted); L-BFGS keeps its successes (random targets).
+pub fn generate(model: &Stack, layer: usize, train: &Images, indices: &[usize], section: &AdversarialSection, version: u64, seed: u64, device: &Device) -> Delivery {
+    let started = Instant::now();
+    let batch = DeviceImages::new(&train.select(indices), device).all();
+    let surface = Surface::new(model, layer).expect("the recipe check keeps pool layers in range");
+    let start = surface.start(batch.inputs);
+    let untargeted = matches!(section.method, PoolAttack::Fgsm | PoolAttack::Pgd);
+    let target = if untargeted { TargetKind::Untargeted } else { TargetKind::Random };
+    let goal = target.goal(&batch.labels, surface.logits(start.clone()), seed).expect("random and untargeted goals always exist");
+    let adv = match section.method {
+        PoolAttack::Fgsm => attack::fgsm(&surface, start, &goal, section.epsilon),
+        PoolAttack::Pgd => attack::pgd(&surface, start, &goal, &PgdConfig { norm: Norm::Linf, epsilon: section.epsilon, step_size: 2.5 * section.epsilon / section.steps as f64, steps: section.steps, random_start: true }),
+        PoolAttack::Lbfgs => {
+            let mut config = LbfgsAttackConfig { search_steps: section.search_steps, ..Default::default() };
+            config.solver.max_iterations = section.iterations;
+            attack::lbfgs(&surface, start, &goal, &config)
+        }
+    };
+    let width = adv.adversarial.dims()[1];
+    let values: Vec<f32> = adv.adversarial.to_data().iter::<f32>().collect();
+    let mut rows = Vec::with_capacity(values.len());
+    let mut entries = Vec::with_capacity(indices.len());
+    for (i, &index) in indices.iter().enumerate() {
+        if untargeted || adv.success[i] {
+            rows.extend_from_slice(&values[i * width..(i + 1) * width]);
+            entries.push(Entry { label: train.labels[index], version, distortion: adv.distortion[i] });
+        }
+    }
+    let succeeded = adv.success.iter().filter(|&&s| s).count();
+    Delivery { layer, rows, entries, attempted: indices.len(), succeeded, seconds: started.elapsed().as_secs_f64() }
+}
+
+/// Running attacker threads.
+pub struct Attackers {
+    stop: Arc<AtomicBool>,
+    handles: Vec<JoinHandle<()>>,
+    pub deliveries: Receiver<Delivery>,
+    pub failures: Receiver<String>,
+}
+
+impl Attackers {
+    /// Starts `section.attackers` threads.
+    pub fn spawn(section: &AdversarialSection, train: Arc<Images>, snapshots: Arc<SnapshotCell>, seed: u64, device: &Device) -> Attackers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (send, deliveries) = bounded::<Delivery>(4 * section.attackers.max(1) * section.layers.len());
+        let (fail, failures) = unbounded::<String>();
+        let per_snapshot = (section.refresh * section.pool_size as f64).ceil() as usize * section.layers.len();
+        let quota = per_snapshot.div_ceil(section.attackers.max(1));
+        let handles = (0..section.attackers)
+            .map(|i| {
+                let (section, train, snapshots, stop, send, fail, device) = (section.clone(), train.clone(), snapshots.clone(), stop.clone(), send.clone(), fail.clone(), device.clone());
+                std::thread::Builder::new()
+                    .name(format!("attacker-{i}"))
+                    .spawn(move || {
+                        let run = AssertUnwindSafe(|| attack_loop(i, &section, &train, &snapshots, &stop, &send, quota, seed, &device));
+                        if let Err(panic) = catch_unwind(run) {
+                            let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "unknown panic".into());
+                            let _ = fail.send(format!("attacker {i} panicked: {message}"));
+                        }
+                    })
+                    .expect("the OS starts a thread")
+            })
+            .collect();
+        Attackers { stop, handles, deliveries, failures }
+    }
+
+    /// Stops every attacker and waits for it to end.
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Unblock senders waiting on a full channel.
+        while self.deliveries.try_recv().is_ok() {}
+        for handle in self.handles.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Attackers {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attack_loop(i: usize, section: &AdversarialSection, train: &Images, snapshots: &SnapshotCell, stop: &AtomicBool, send: &Sender<Delivery>, quota: usize, seed: u64, device: &Device) {
+    let mut rng = StdRng::seed_from_u64(seed ^ (0xA77A_C0DE + i as u64));
+    let mut version = None;
+    let mut made = 0;
+    let mut turn = i;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(snapshot) = snapshots.latest() else {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        };
+        if version != Some(snapshot.version) {
+            version = Some(snapshot.version);
+            made = 0;
+        }
+        if made >= quota {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        let layer = section.layers[turn % section.layers.len()];
+        turn += 1;
+        let indices: Vec<usize> = (0..section.attack_batch).map(|_| rng.random_range(0..train.len())).collect();
+        let delivery = generate(&snapshot.model, layer, train, &indices, section, snapshot.version, rng.random(), device);
+        made += section.attack_batch;
+        let mut pending = delivery;
+        loop {
+            match send.send_timeout(pending, Duration::from_millis(20)) {
+                Ok(()) => break,
+                Err(crossbeam::channel::SendTimeoutError::Timeout(back)) => {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    pending = back;
+                }
+                Err(crossbeam::channel::SendTimeoutError::Disconnected(_)) => return,
+            }
+        }
+    }
+}
