@@ -87,6 +87,9 @@ impl Attackers {
                 std::thread::Builder::new()
                     .name(format!("attacker-{i}"))
                     .spawn(move || {
+                        // One libtorch CPU thread per attacker: the trainer keeps its own, and
+                        // more threads than cores only spin against each other.
+                        crate::backend::set_cpu_threads(1);
                         let run = AssertUnwindSafe(|| attack_loop(i, &section, &train, &snapshots, &stop, &send, quota, seed, &device));
                         if let Err(panic) = catch_unwind(run) {
                             let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "unknown panic".into());
