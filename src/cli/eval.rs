@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
-use blindspot::{DeviceChoice, Error, train};
+use blindspot::experiments::eval::evaluate;
+use blindspot::{DeviceChoice, Error};
 
 use super::{percent, print_json};
 
@@ -21,7 +22,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Error> {
     let device = args.device.device()?;
-    let report = train::evaluate_checkpoint(&args.checkpoint, &device, args.data_dir.as_deref())?;
+    let report = evaluate(&args.checkpoint, &device, args.data_dir.as_deref())?;
     if args.json {
         return print_json(&report);
     }

@@ -2,6 +2,7 @@
 //! paper's measurements.
 
 pub mod attack;
+pub mod eval;
 pub mod exchange;
 pub mod loaded;
 pub mod reproduce;

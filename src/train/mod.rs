@@ -10,7 +10,7 @@ pub mod tensorboard;
 pub mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpointer};
-pub use evaluate::{EvalReport, error_rate, evaluate_checkpoint};
+pub use evaluate::error_rate;
 pub use hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 pub use tensorboard::{MetricsFile, TensorBoard};
 pub use trainer::{StepOutput, TrainOptions, run_dir, train, train_step};
