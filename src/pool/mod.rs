@@ -8,7 +8,7 @@ pub mod snapshot;
 pub mod store;
 
 pub use loader::{AdversarialLoader, LayerBatch, PoolEpoch};
-pub use snapshot::{SnapshotCell, SnapshotPublisher};
+pub use snapshot::SnapshotCell;
 pub use store::Pool;
 
 #[derive(Debug, thiserror::Error)]

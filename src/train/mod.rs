@@ -6,11 +6,13 @@ pub mod evaluate;
 pub mod hook;
 pub mod optimizer;
 pub mod pretrain;
+pub mod publisher;
 pub mod tensorboard;
 pub mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpointer};
 pub use evaluate::error_rate;
+pub use publisher::SnapshotPublisher;
 pub use hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 pub use tensorboard::{MetricsFile, TensorBoard};
 pub use trainer::{StepOutput, TrainOptions, run_dir, train, train_step};

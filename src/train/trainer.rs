@@ -16,7 +16,8 @@ use super::hook::{EpochMetrics, Hook, RunInfo, RunSummary, StepInfo, TrainState}
 use super::{optimizer, pretrain};
 use crate::backend::DeviceChoice;
 use crate::data::{Batch, DeviceImages, Splits, shuffled_batches};
-use crate::pool::{AdversarialLoader, LayerBatch, SnapshotCell, SnapshotPublisher};
+use super::publisher::SnapshotPublisher;
+use crate::pool::{AdversarialLoader, LayerBatch, SnapshotCell};
 use crate::model::{Stack, cross_entropy};
 use crate::recipe::{self, Recipe};
 

@@ -1,0 +1,26 @@
+//! The hook that hands the adversarial pools' attackers a fresh model: every `every` optimizer steps
+//! it publishes an inference copy into the pools' `SnapshotCell`.
+
+use std::sync::Arc;
+
+use super::hook::{Hook, HookError, RunInfo, StepInfo};
+use crate::model::Stack;
+use crate::pool::SnapshotCell;
+
+pub struct SnapshotPublisher {
+    pub cell: Arc<SnapshotCell>,
+    pub every: u64,
+}
+
+impl Hook for SnapshotPublisher {
+    fn name(&self) -> &str {
+        "snapshot publisher"
+    }
+
+    fn on_step_end(&mut self, _run: &RunInfo, step: &StepInfo, model: &Stack) -> Result<(), HookError> {
+        if step.step % self.every == 0 {
+            self.cell.publish(model, step.step);
+        }
+        Ok(())
+    }
+}
