@@ -16,7 +16,14 @@ const EXAMPLES: usize = 200;
 
 fn model(device: &Device) -> Stack {
     let dir = tempfile::tempdir().unwrap();
-    let sets = ["name=bench".to_string(), "train.epochs=10".into(), "optimizer.learning_rate=0.1".into(), "optimizer.schedule=\"constant\"".into(), format!("output.dir=\"{}\"", dir.path().display()), "output.tensorboard=false".into()];
+    let sets = [
+        "name=bench".to_string(),
+        "train.epochs=10".into(),
+        "optimizer.learning_rate=0.1".into(),
+        "optimizer.schedule=\"constant\"".into(),
+        format!("output.dir=\"{}\"", dir.path().display()),
+        "output.tensorboard=false".into(),
+    ];
     let r = recipe::load("recipes/fc100-100-10-weight-decay.toml".as_ref(), &sets).unwrap();
     train::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
     let ckpt = train::Checkpoint::open(&train::run_dir(&r)).unwrap();
@@ -29,7 +36,18 @@ fn bench(c: &mut Criterion) {
     let data = Dataset::load(DatasetName::Mnist, None).unwrap();
     let images = DeviceImages::new(&data.train.head(2 * EXAMPLES), &device);
     let all = images.all();
-    let right: Vec<usize> = model.forward(all.inputs.clone()).argmax(1).flatten::<1>(0, 1).equal(all.labels.clone()).into_data().iter::<bool>().enumerate().filter(|(_, ok)| *ok).map(|(i, _)| i).take(EXAMPLES).collect();
+    let right: Vec<usize> = model
+        .forward(all.inputs.clone())
+        .argmax(1)
+        .flatten::<1>(0, 1)
+        .equal(all.labels.clone())
+        .into_data()
+        .iter::<bool>()
+        .enumerate()
+        .filter(|(_, ok)| *ok)
+        .map(|(i, _)| i)
+        .take(EXAMPLES)
+        .collect();
     let batch = images.batch(&right);
     let surface = Surface::new(&model, 0).unwrap();
     let goal = TargetKind::Random.goal(&batch.labels, model.forward(batch.inputs.clone()), 1).unwrap();
@@ -37,7 +55,10 @@ fn bench(c: &mut Criterion) {
 
     let found = attack::lbfgs(&surface, batch.inputs.clone(), &goal, &config);
     let mean = found.distortion.iter().sum::<f32>() / found.len() as f32;
-    eprintln!("L-BFGS attack, {EXAMPLES} examples: success {:.1}%, mean distortion {mean:.4}", 100.0 * found.success_rate());
+    eprintln!(
+        "L-BFGS attack, {EXAMPLES} examples: success {:.1}%, mean distortion {mean:.4}",
+        100.0 * found.success_rate()
+    );
 
     let mut group = c.benchmark_group("lbfgs attack");
     group.sample_size(10);

@@ -108,7 +108,8 @@ mod tests {
 
     #[test]
     fn device_names_round_trip() {
-        for (s, d) in [("cpu", DeviceChoice::Cpu), ("cuda:0", DeviceChoice::Cuda(0)), ("cuda:3", DeviceChoice::Cuda(3))] {
+        for (s, d) in [("cpu", DeviceChoice::Cpu), ("cuda:0", DeviceChoice::Cuda(0)), ("cuda:3", DeviceChoice::Cuda(3))]
+        {
             assert_eq!(s.parse::<DeviceChoice>().unwrap(), d);
             assert_eq!(d.to_string(), s);
         }

@@ -54,7 +54,10 @@ fn lbfgs_on_a_trained_model_succeeds_within_the_box_and_batched_equals_single() 
     let together = attack::lbfgs(&surface, batch.inputs.clone(), &goal, &fast_lbfgs());
 
     // Bounds are never violated.
-    let (lo, hi) = (together.adversarial.clone().min().into_scalar::<f32>(), together.adversarial.clone().max().into_scalar::<f32>());
+    let (lo, hi) = (
+        together.adversarial.clone().min().into_scalar::<f32>(),
+        together.adversarial.clone().max().into_scalar::<f32>(),
+    );
     assert!(lo >= 0.0 && hi <= 1.0, "[{lo}, {hi}]");
     // Success is the model's own answer on the returned images.
     let targets: Vec<i64> = goal.targets.clone().unwrap().into_data().iter::<i64>().collect();
@@ -69,7 +72,10 @@ fn lbfgs_on_a_trained_model_succeeds_within_the_box_and_batched_equals_single() 
     // Each example alone gets what it got in the batch.
     for i in [0, 3, 7] {
         let one = |t: Tensor<2>| t.slice([i..i + 1]);
-        let goal_i = Goal { labels: goal.labels.clone().slice([i..i + 1]), targets: goal.targets.clone().map(|t| t.slice([i..i + 1])) };
+        let goal_i = Goal {
+            labels: goal.labels.clone().slice([i..i + 1]),
+            targets: goal.targets.clone().map(|t| t.slice([i..i + 1])),
+        };
         let alone = attack::lbfgs(&surface, one(batch.inputs.clone()), &goal_i, &fast_lbfgs());
         assert_eq!(alone.success[0], together.success[i]);
         let (a, b) = (alone.distortion[0], together.distortion[i]);
@@ -115,7 +121,11 @@ fn lbfgs_finds_the_analytic_minimum_of_a_linear_model() {
         assert!(found.success[i]);
         let ratio = found.distortion[i] / analytic;
         eprintln!("example {i}: found {} analytic {analytic} ratio {ratio}", found.distortion[i]);
-        assert!((1.0..=1.05).contains(&ratio), "example {i}: found {} vs analytic {analytic} (ratio {ratio})", found.distortion[i]);
+        assert!(
+            (1.0..=1.05).contains(&ratio),
+            "example {i}: found {} vs analytic {analytic} (ratio {ratio})",
+            found.distortion[i]
+        );
     }
 }
 
@@ -130,7 +140,8 @@ fn layer_attacks_stay_in_their_box_and_pgd_in_its_ball() {
     let h = surface.start(batch.inputs.clone());
     let goal = TargetKind::Untargeted.goal(&batch.labels, surface.logits(h.clone()), 0).unwrap();
     let adv = attack::lbfgs(&surface, h.clone(), &goal, &fast_lbfgs());
-    let (lo, hi) = (adv.adversarial.clone().min().into_scalar::<f32>(), adv.adversarial.clone().max().into_scalar::<f32>());
+    let (lo, hi) =
+        (adv.adversarial.clone().min().into_scalar::<f32>(), adv.adversarial.clone().max().into_scalar::<f32>());
     assert!(lo >= 0.0 && hi <= 1.0, "[{lo}, {hi}]");
     let labels: Vec<i64> = batch.labels.clone().into_data().iter::<i64>().collect();
     let answers = predicted(&model, 1, adv.adversarial.clone());
@@ -146,7 +157,10 @@ fn layer_attacks_stay_in_their_box_and_pgd_in_its_ball() {
     let adv = attack::pgd(&surface, batch.inputs.clone(), &goal, &config);
     let r = (adv.adversarial.clone() - batch.inputs.clone()).abs().max().into_scalar::<f32>();
     assert!(r <= 0.1 + 1e-6, "left the ball: {r}");
-    assert!(adv.adversarial.clone().min().into_scalar::<f32>() >= 0.0 && adv.adversarial.clone().max().into_scalar::<f32>() <= 1.0);
+    assert!(
+        adv.adversarial.clone().min().into_scalar::<f32>() >= 0.0
+            && adv.adversarial.clone().max().into_scalar::<f32>() <= 1.0
+    );
     assert!(adv.success_rate() > 0.5, "PGD success {}", adv.success_rate());
     // FGSM at the same radius is weaker than PGD; Gaussian noise of stddev 0.1 far weaker.
     let fgsm = attack::fgsm(&surface, batch.inputs.clone(), &goal, 0.1);

@@ -24,11 +24,19 @@ fn bad_input_is_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, "name = \"x\"\n[model]\narch = \"fc100-100-10\"\nwidth = 3\n").unwrap();
-    assert_one_line_error(&run(&["recipe", "check", bad.to_str().unwrap()]), 2, "bad.toml:4: model.width: unknown field `width`");
+    assert_one_line_error(
+        &run(&["recipe", "check", bad.to_str().unwrap()]),
+        2,
+        "bad.toml:4: model.width: unknown field `width`",
+    );
     assert_one_line_error(&run(&["eval", "no/such/run"]), 1, "no/such/run: no such file or folder");
     assert_one_line_error(&run(&["eval", tmp.path().to_str().unwrap()]), 1, "not a checkpoint");
     let recipe = repo().join("recipes/fc10-1e-4.toml");
-    assert_one_line_error(&run(&["train", recipe.to_str().unwrap(), "--set", "train.epochs=0"]), 2, "--set train.epochs=0: must be at least 1");
+    assert_one_line_error(
+        &run(&["train", recipe.to_str().unwrap(), "--set", "train.epochs=0"]),
+        2,
+        "--set train.epochs=0: must be at least 1",
+    );
     let out = run(&["train", recipe.to_str().unwrap(), "--device", "tpu"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown device \"tpu\""), "{}", stderr(&out));
@@ -68,7 +76,19 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
     let ckpt = run_dir.to_str().unwrap();
     let png = tmp.path().join("figure.png");
 
-    let out = run(&["attack", ckpt, "--n", "6", "--iterations", "30", "--json", "--png", png.to_str().unwrap(), "--rows", "4"]);
+    let out = run(&[
+        "attack",
+        ckpt,
+        "--n",
+        "6",
+        "--iterations",
+        "30",
+        "--json",
+        "--png",
+        png.to_str().unwrap(),
+        "--rows",
+        "4",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["summary"]["examples"], 6);
@@ -81,7 +101,11 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
     let out = run(&["attack", ckpt, "--method", "pgd", "--epsilon", "0.2", "--layer", "1", "--n", "10", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    assert_one_line_error(&run(&["attack", ckpt, "--layer", "3"]), 1, "--layer 3 is out of range: the model has layers 0 (the input) to 2");
+    assert_one_line_error(
+        &run(&["attack", ckpt, "--layer", "3"]),
+        1,
+        "--layer 3 is out of range: the model has layers 0 (the input) to 2",
+    );
     assert_one_line_error(&run(&["attack", ckpt, "--n", "20000"]), 1, "--n 20000: the test set has only");
     assert_one_line_error(&run(&["attack", "no/such/run"]), 1, "no/such/run: no such file or folder");
     // A checkpoint whose recipe names another architecture than its weights.
@@ -95,7 +119,19 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
 
     // Units vs directions of the same model's second hidden layer.
     let grid = tmp.path().join("units.png");
-    let out = run(&["units", ckpt, "--layer", "2", "--directions", "5", "--top", "6", "--json", "--png", grid.to_str().unwrap()]);
+    let out = run(&[
+        "units",
+        ckpt,
+        "--layer",
+        "2",
+        "--directions",
+        "5",
+        "--top",
+        "6",
+        "--json",
+        "--png",
+        grid.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["width"], 100);
@@ -109,21 +145,43 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
         }
     }
     // A trained layer's top images are far purer than chance (10%).
-    assert!(report["mean_unit_purity"].as_f64().unwrap() > 0.4 && report["mean_direction_purity"].as_f64().unwrap() > 0.4, "{report}");
+    assert!(
+        report["mean_unit_purity"].as_f64().unwrap() > 0.4 && report["mean_direction_purity"].as_f64().unwrap() > 0.4,
+        "{report}"
+    );
     assert_eq!(&std::fs::read(&grid).unwrap()[1..4], b"PNG");
-    assert_one_line_error(&run(&["units", ckpt, "--layer", "0"]), 1, "--layer 0: units are the outputs of hidden layers 1 to 2");
+    assert_one_line_error(
+        &run(&["units", ckpt, "--layer", "0"]),
+        1,
+        "--layer 0: units are the outputs of hidden layers 1 to 2",
+    );
 }
 
 #[test]
 fn transfer_table_has_a_row_per_model_and_baseline() {
     let tmp = tempfile::tempdir().unwrap();
-    let body = |arch: &str| format!("[data]\nsubset = 6000\n[model]\narch = \"{arch}\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\n[train]\nepochs = 2\nbatch_size = 64\n");
+    let body = |arch: &str| {
+        format!(
+            "[data]\nsubset = 6000\n[model]\narch = \"{arch}\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\n[train]\nepochs = 2\nbatch_size = 64\n"
+        )
+    };
     for (name, arch) in [("a", "fc10"), ("b", "fc100-100-10")] {
         let recipe = quick_recipe(tmp.path(), name, &body(arch));
         assert!(run(&["train", recipe.to_str().unwrap()]).status.success());
     }
     let (a, b) = (tmp.path().join("runs/a"), tmp.path().join("runs/b"));
-    let out = run(&["transfer", a.to_str().unwrap(), b.to_str().unwrap(), "--n", "20", "--iterations", "30", "--magnify", "0.1", "--json"]);
+    let out = run(&[
+        "transfer",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--n",
+        "20",
+        "--iterations",
+        "30",
+        "--magnify",
+        "0.1",
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let t: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let rows = t["rows"].as_array().unwrap();
@@ -132,7 +190,17 @@ fn transfer_table_has_a_row_per_model_and_baseline() {
     assert_eq!(rows[0]["errors"][0], 1.0);
     assert_eq!(rows[1]["errors"][1], 1.0);
     assert_eq!(rows[2]["source"], "Gaussian noise, stddev 0.1");
-    let md = stdout(&run(&["transfer", a.to_str().unwrap(), b.to_str().unwrap(), "--n", "10", "--iterations", "20", "--noise", "0.2"]));
+    let md = stdout(&run(&[
+        "transfer",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--n",
+        "10",
+        "--iterations",
+        "20",
+        "--noise",
+        "0.2",
+    ]));
     assert!(md.starts_with("| made for ↓ / fed to → | a | b | av. distortion |"), "{md}");
     assert_eq!(md.lines().count(), 2 + 3);
 }
@@ -141,7 +209,17 @@ fn transfer_table_has_a_row_per_model_and_baseline() {
 fn reproduce_quick_trains_what_is_missing_and_prints_the_paper_beside_ours() {
     let tmp = tempfile::tempdir().unwrap();
     let recipes = repo().join("recipes");
-    let args = ["reproduce", "table4", "--quick", "--n", "10", "--recipes", recipes.to_str().unwrap(), "--output", tmp.path().to_str().unwrap()];
+    let args = [
+        "reproduce",
+        "table4",
+        "--quick",
+        "--n",
+        "10",
+        "--recipes",
+        recipes.to_str().unwrap(),
+        "--output",
+        tmp.path().to_str().unwrap(),
+    ];
     let out = run(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let table = stdout(&out);

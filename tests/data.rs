@@ -96,7 +96,8 @@ fn bad_data_is_a_one_line_error_naming_the_file() {
     for f in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"] {
         fs::copy(mnist_dir.join(f), dir.join(f)).unwrap();
     }
-    for f in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+    for f in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    {
         let _ = fs::remove_file(dir.join(f));
     }
     let mut labels = blindspot::data::idx::read_bytes(&mnist_dir.join("t10k-labels-idx1-ubyte.gz")).unwrap();

@@ -27,7 +27,9 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
 }
 
 fn section(body: &str) -> AdversarialSection {
-    let text = format!("name = \"p\"\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.1\n[train]\nepochs = 1\nbatch_size = 64\n[adversarial]\n{body}\n");
+    let text = format!(
+        "name = \"p\"\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.1\n[train]\nepochs = 1\nbatch_size = 64\n[adversarial]\n{body}\n"
+    );
     recipe::parse(&text, "pool recipe", &[]).unwrap().adversarial.unwrap()
 }
 
@@ -44,7 +46,9 @@ fn pools_stay_bounded_with_right_labels_and_bounded_staleness() {
     within(Duration::from_secs(120), || {
         let device = DeviceChoice::Cpu.device().unwrap();
         let train = small_train();
-        let s = section("layers = [0, 1]\nratio = 0.5\npool_size = 300\nrefresh = 0.5\nattackers = 2\nmethod = \"fgsm\"\nepsilon = 0.05\nattack_batch = 50\nsnapshot_every = 5\nmax_staleness = 20");
+        let s = section(
+            "layers = [0, 1]\nratio = 0.5\npool_size = 300\nrefresh = 0.5\nattackers = 2\nmethod = \"fgsm\"\nepsilon = 0.05\nattack_batch = 50\nsnapshot_every = 5\nmax_staleness = 20",
+        );
         let cell = Arc::new(SnapshotCell::default());
         let model = fresh_model(&device);
         cell.publish(&model, 0);
@@ -63,7 +67,15 @@ fn pools_stay_bounded_with_right_labels_and_bounded_staleness() {
                     let labels: Vec<i64> = b.labels.to_data().iter::<i64>().collect();
                     for (row, &label) in rows.chunks(784).zip(&labels) {
                         let nearest = (0..train.len())
-                            .map(|i| (i, row.iter().zip(&train.pixels[i * 784..(i + 1) * 784]).map(|(a, &p)| (a - p as f32 / 255.0).abs()).fold(0.0f32, f32::max)))
+                            .map(|i| {
+                                (
+                                    i,
+                                    row.iter()
+                                        .zip(&train.pixels[i * 784..(i + 1) * 784])
+                                        .map(|(a, &p)| (a - p as f32 / 255.0).abs())
+                                        .fold(0.0f32, f32::max),
+                                )
+                            })
                             .min_by(|a, b| a.1.total_cmp(&b.1))
                             .unwrap();
                         assert!(nearest.1 <= 0.05 + 1e-5, "no training image within epsilon ({})", nearest.1);
@@ -108,12 +120,25 @@ fn a_panicking_attacker_is_reported_and_shutdown_joins() {
 }
 
 fn sync_body(epochs: usize) -> String {
-    format!("[data]\nsubset = 2000\ntest_subset = 500\n[model]\narch = \"fc100-100-10\"\ndropout = [0.1, 0.1, 0.1]\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.3\nmomentum = 0.9\n[train]\nepochs = {epochs}\nbatch_size = 64\n[adversarial]\nlayers = [0, 2]\npool_size = 500\nrefresh = 0.2\nattackers = 0\nmethod = \"pgd\"\nsteps = 2\nattack_batch = 50\nsnapshot_every = 10\nmax_staleness = 40\nschedule = \"alternate\"\n")
+    format!(
+        "[data]\nsubset = 2000\ntest_subset = 500\n[model]\narch = \"fc100-100-10\"\ndropout = [0.1, 0.1, 0.1]\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.3\nmomentum = 0.9\n[train]\nepochs = {epochs}\nbatch_size = 64\n[adversarial]\nlayers = [0, 2]\npool_size = 500\nrefresh = 0.2\nattackers = 0\nmethod = \"pgd\"\nsteps = 2\nattack_batch = 50\nsnapshot_every = 10\nmax_staleness = 40\nschedule = \"alternate\"\n"
+    )
 }
 
 fn history(run_dir: &std::path::Path) -> Vec<(String, String, String)> {
     let m = metrics(run_dir);
-    m["history"].as_array().unwrap().iter().map(|e| (e["train_loss"].to_string(), e["test_error"].to_string(), e["pools"].to_string().replace(|c: char| c == '\n', ""))).collect()
+    m["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["train_loss"].to_string(),
+                e["test_error"].to_string(),
+                e["pools"].to_string().replace(|c: char| c == '\n', ""),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -127,7 +152,9 @@ fn synchronous_pools_are_reproducible_bit_for_bit() {
         runs.push(history(&tmp.path().join("runs").join(name)));
     }
     // Everything but the attack throughput (a wall-clock figure) is identical.
-    let strip = |h: &Vec<(String, String, String)>| -> Vec<(String, String)> { h.iter().map(|(a, b, _)| (a.clone(), b.clone())).collect() };
+    let strip = |h: &Vec<(String, String, String)>| -> Vec<(String, String)> {
+        h.iter().map(|(a, b, _)| (a.clone(), b.clone())).collect()
+    };
     assert_eq!(strip(&runs[0]), strip(&runs[1]));
     let m = metrics(&tmp.path().join("runs/one"));
     let pools = m["history"][1]["pools"].as_array().unwrap();
@@ -162,7 +189,9 @@ fn a_run_with_pools_resumes() {
         move || train::run(&r, &options, vec![Box::new(StopAfter(2))]).unwrap_err().to_string()
     });
     assert!(err.contains("stopped on purpose"), "{err}");
-    let resumed = within(Duration::from_secs(120), move || train::run(&r, &TrainOptions { resume: true, ..options }, vec![]).unwrap());
+    let resumed = within(Duration::from_secs(120), move || {
+        train::run(&r, &TrainOptions { resume: true, ..options }, vec![]).unwrap()
+    });
     assert_eq!(resumed.history.len(), 3);
     assert!(!resumed.history[2].pools.is_empty(), "the resumed epoch used regenerated pools");
 }

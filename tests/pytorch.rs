@@ -11,7 +11,11 @@ use blindspot::experiments::LoadedModel;
 use common::*;
 
 fn python(args: &[&str]) -> String {
-    let out = std::process::Command::new(repo().join(".venv/bin/python")).arg(repo().join("tests/pytorch_logits.py")).args(args).output().expect("the set-up's Python runs");
+    let out = std::process::Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("tests/pytorch_logits.py"))
+        .args(args)
+        .output()
+        .expect("the set-up's Python runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -31,7 +35,8 @@ fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn pytorch_logits(arch: &str, file: &std::path::Path, n: usize) -> Vec<f32> {
-    let json: Vec<Vec<f32>> = serde_json::from_str(&python(&["logits", arch, file.to_str().unwrap(), &n.to_string()])).unwrap();
+    let json: Vec<Vec<f32>> =
+        serde_json::from_str(&python(&["logits", arch, file.to_str().unwrap(), &n.to_string()])).unwrap();
     json.into_iter().flatten().collect()
 }
 
@@ -39,7 +44,9 @@ fn pytorch_logits(arch: &str, file: &std::path::Path, n: usize) -> Vec<f32> {
 fn exported_models_give_pytorch_the_same_logits() {
     let tmp = tempfile::tempdir().unwrap();
     for (name, arch, subset) in [("fc", "fc100-100-10", 3000), ("conv", "convnet", 1000)] {
-        let body = format!("[data]\nsubset = {subset}\n[model]\narch = \"{arch}\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.05\nmomentum = 0.9\n[train]\nepochs = 1\nbatch_size = 64\n");
+        let body = format!(
+            "[data]\nsubset = {subset}\n[model]\narch = \"{arch}\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.05\nmomentum = 0.9\n[train]\nepochs = 1\nbatch_size = 64\n"
+        );
         let recipe = quick_recipe(tmp.path(), name, &body);
         assert!(run(&["train", recipe.to_str().unwrap()]).status.success());
         let run_dir = tmp.path().join("runs").join(name);
@@ -56,7 +63,16 @@ fn imported_pytorch_weights_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
     let original = tmp.path().join("torch.safetensors");
     python(&["init", "convnet", original.to_str().unwrap(), "3"]);
-    let out = run(&["import", original.to_str().unwrap(), "--arch", "convnet", "--name", "from-torch", "--output", tmp.path().to_str().unwrap()]);
+    let out = run(&[
+        "import",
+        original.to_str().unwrap(),
+        "--arch",
+        "convnet",
+        "--name",
+        "from-torch",
+        "--output",
+        tmp.path().to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let run_dir = tmp.path().join("from-torch");
     let diff = largest_difference(&our_logits(&run_dir, 32), &pytorch_logits("convnet", &original, 32));
@@ -70,7 +86,26 @@ fn imported_pytorch_weights_round_trip() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     // Weights of another architecture are refused with one line.
-    assert_one_line_error(&run(&["import", original.to_str().unwrap(), "--arch", "fc100-100-10", "--output", tmp.path().to_str().unwrap()]), 1, "does not hold a fc100-100-10");
-    assert_one_line_error(&run(&["import", "no/such.safetensors", "--arch", "convnet"]), 1, "no/such.safetensors: cannot read safetensors: no such file");
-    assert_one_line_error(&run(&["import", original.to_str().unwrap(), "--arch", "resnet"]), 2, "--arch resnet: unknown architecture");
+    assert_one_line_error(
+        &run(&[
+            "import",
+            original.to_str().unwrap(),
+            "--arch",
+            "fc100-100-10",
+            "--output",
+            tmp.path().to_str().unwrap(),
+        ]),
+        1,
+        "does not hold a fc100-100-10",
+    );
+    assert_one_line_error(
+        &run(&["import", "no/such.safetensors", "--arch", "convnet"]),
+        1,
+        "no/such.safetensors: cannot read safetensors: no such file",
+    );
+    assert_one_line_error(
+        &run(&["import", original.to_str().unwrap(), "--arch", "resnet"]),
+        2,
+        "--arch resnet: unknown architecture",
+    );
 }

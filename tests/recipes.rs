@@ -34,7 +34,17 @@ fn every_shipped_recipe_checks() {
             names.push(r.name);
         }
     }
-    for required in ["fc10-1e-4", "fc10-1e-2", "fc10-1", "fc100-100-10-weight-decay", "fc100-100-10-dropout", "fc200-200-10", "fc123-456-10-p1", "ae400-10", "convnet"] {
+    for required in [
+        "fc10-1e-4",
+        "fc10-1e-2",
+        "fc10-1",
+        "fc100-100-10-weight-decay",
+        "fc100-100-10-dropout",
+        "fc200-200-10",
+        "fc123-456-10-p1",
+        "ae400-10",
+        "convnet",
+    ] {
         assert!(names.iter().any(|n| n == required), "recipes/{required}.toml missing");
     }
 }
@@ -68,7 +78,11 @@ fn absurd_values_name_the_key_and_line() {
         ("learning_rate = 0.1", "learning_rate = -1.0", "r.toml:6: optimizer.learning_rate:"),
         ("batch_size = 64", "batch_size = 0", "r.toml:9: train.batch_size:"),
         ("arch = \"fc100-100-10\"", "arch = \"fc7\"", "r.toml:3: model.arch: unknown architecture"),
-        ("arch = \"fc100-100-10\"", "arch = \"fc100-100-10\"\ndropout = [0.5]", "r.toml:4: model.dropout: fc100-100-10 has 3 layers"),
+        (
+            "arch = \"fc100-100-10\"",
+            "arch = \"fc100-100-10\"\ndropout = [0.5]",
+            "r.toml:4: model.dropout: fc100-100-10 has 3 layers",
+        ),
         ("name = \"t\"", "name = \"../t\"", "r.toml:1: name:"),
     ];
     for (from, to, expected) in cases {

@@ -59,7 +59,14 @@ fn comparable(history: &serde_json::Value) -> Vec<(u64, String, String, String)>
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["step"].as_u64().unwrap(), m["train_loss"].to_string(), m["train_error"].to_string(), m["test_error"].to_string()))
+        .map(|m| {
+            (
+                m["step"].as_u64().unwrap(),
+                m["train_loss"].to_string(),
+                m["train_error"].to_string(),
+                m["test_error"].to_string(),
+            )
+        })
         .collect()
 }
 
@@ -83,7 +90,8 @@ fn resume_after_kill_9_matches_an_uninterrupted_run() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let run_dir = cut.join("runs/r");
-    let mut child = blindspot().args(["train", recipe_cut.to_str().unwrap()]).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child =
+        blindspot().args(["train", recipe_cut.to_str().unwrap()]).stderr(std::process::Stdio::null()).spawn().unwrap();
     let started = Instant::now();
     loop {
         let latest = std::fs::read_to_string(run_dir.join("latest")).unwrap_or_default();
@@ -101,7 +109,10 @@ fn resume_after_kill_9_matches_an_uninterrupted_run() {
     let out = run(&["train", recipe_cut.to_str().unwrap(), "--resume"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let resumed_from = stderr(&out);
-    assert!(resumed_from.contains("resuming after epoch 2") || resumed_from.contains("resuming after epoch 3"), "{resumed_from}");
+    assert!(
+        resumed_from.contains("resuming after epoch 2") || resumed_from.contains("resuming after epoch 3"),
+        "{resumed_from}"
+    );
 
     let a = metrics(&whole.join("runs/r"));
     let b = metrics(&run_dir);
@@ -126,11 +137,23 @@ fn tensorboard_events_read_back_with_the_tensorboard_package() {
     assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
     let tags: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
     let steps = |tag: &str| -> Vec<u64> {
-        tags[tag].as_array().unwrap_or_else(|| panic!("tag {tag} missing: {tags}")).iter().map(|e| e[0].as_u64().unwrap()).collect()
+        tags[tag]
+            .as_array()
+            .unwrap_or_else(|| panic!("tag {tag} missing: {tags}"))
+            .iter()
+            .map(|e| e[0].as_u64().unwrap())
+            .collect()
     };
     // 3,200 images at batch 64 = 50 steps an epoch; the step loss every 10 steps.
     assert_eq!(steps("train/loss"), (1..=10).map(|i| i * 10).collect::<Vec<_>>());
-    for tag in ["epoch/train_loss", "epoch/train_error", "epoch/test_error", "epoch/validation_error", "epoch/examples_per_second", "epoch/learning_rate"] {
+    for tag in [
+        "epoch/train_loss",
+        "epoch/train_error",
+        "epoch/test_error",
+        "epoch/validation_error",
+        "epoch/examples_per_second",
+        "epoch/learning_rate",
+    ] {
         assert_eq!(steps(tag), vec![50, 100], "{tag}");
     }
     let m = metrics(&tmp.path().join("runs/tb"));

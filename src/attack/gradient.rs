@@ -34,7 +34,12 @@ impl Default for PgdConfig {
 
 /// The fast gradient sign method: one step of `epsilon` along the sign of the goal's gradient.
 pub fn fgsm(surface: &Surface, start: Tensor<2>, goal: &Goal, epsilon: f64) -> Adversarials {
-    pgd(surface, start, goal, &PgdConfig { norm: Norm::Linf, epsilon, step_size: epsilon, steps: 1, random_start: false })
+    pgd(
+        surface,
+        start,
+        goal,
+        &PgdConfig { norm: Norm::Linf, epsilon, step_size: epsilon, steps: 1, random_start: false },
+    )
 }
 
 /// Projected gradient descent on the goal's loss inside the `epsilon`-ball and the surface's box.
@@ -58,7 +63,8 @@ pub fn pgd(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig)
             Norm::Linf => Tensor::<2>::random([batch, width], Distribution::Uniform(-eps, eps), &start.device()),
             Norm::L2 => {
                 let d = Tensor::<2>::random([batch, width], Distribution::Normal(0.0, 1.0), &start.device());
-                let radius = Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), &start.device()).mul_scalar(eps);
+                let radius =
+                    Tensor::<2>::random([batch, 1], Distribution::Uniform(0.0, 1.0), &start.device()).mul_scalar(eps);
                 d.clone() / d.square().sum_dim(1).sqrt().clamp_min(1e-12) * radius
             }
         };

@@ -30,7 +30,11 @@ impl BoxBounds {
     /// Masks of the coordinates of `z` at the lower and at the upper bound.
     fn at_bounds(&self, z: &Tensor<2>) -> (Tensor<2, Bool>, Tensor<2, Bool>) {
         let lo = z.clone().lower_equal_elem(self.lo);
-        let hi = if self.hi.is_finite() { z.clone().greater_equal_elem(self.hi) } else { z.clone().lower_elem(f32::NEG_INFINITY) };
+        let hi = if self.hi.is_finite() {
+            z.clone().greater_equal_elem(self.hi)
+        } else {
+            z.clone().lower_elem(f32::NEG_INFINITY)
+        };
         (lo, hi)
     }
 }
@@ -112,7 +116,8 @@ pub fn minimize(objective: &impl Objective, z0: Tensor<2>, bounds: BoxBounds, co
         if !active.iter().any(|&a| a) {
             break;
         }
-        let active_mask = Tensor::<1, Bool>::from_data(TensorData::new(active.clone(), [batch]), &device).reshape([batch, 1]);
+        let active_mask =
+            Tensor::<1, Bool>::from_data(TensorData::new(active.clone(), [batch]), &device).reshape([batch, 1]);
 
         // Two-loop recursion on the free gradient.
         let mut q = g_free.clone();
@@ -122,7 +127,8 @@ pub fn minimize(objective: &impl Objective, z0: Tensor<2>, bounds: BoxBounds, co
             q = q - y.clone() * a.clone();
             alphas.push(a);
         }
-        let scale = gamma.clone().unwrap_or_else(|| ones.clone() / dot(g_free.clone(), g_free.clone()).sqrt().clamp_min(1e-12));
+        let scale =
+            gamma.clone().unwrap_or_else(|| ones.clone() / dot(g_free.clone(), g_free.clone()).sqrt().clamp_min(1e-12));
         let mut r = q * scale.clone();
         for ((s, y, rho), a) in pairs.iter().zip(alphas.into_iter().rev()) {
             let b = rho.clone() * dot(y.clone(), r.clone());
@@ -159,7 +165,11 @@ pub fn minimize(objective: &impl Objective, z0: Tensor<2>, bounds: BoxBounds, co
         let y = g2.clone() - g.clone();
         let sy = dot(s.clone(), y.clone());
         let yy = dot(y.clone(), y.clone());
-        let good = sy.clone().greater(yy.clone().mul_scalar(1e-10)).bool_and(sy.clone().greater_elem(0.0)).bool_and(moved.clone());
+        let good = sy
+            .clone()
+            .greater(yy.clone().mul_scalar(1e-10))
+            .bool_and(sy.clone().greater_elem(0.0))
+            .bool_and(moved.clone());
         let goodf = good.clone().float();
         let rho = (sy.clone().clamp_min(1e-30).recip()) * goodf.clone();
         pairs.push_back((s * goodf.clone(), y * goodf, rho));
@@ -169,11 +179,15 @@ pub fn minimize(objective: &impl Objective, z0: Tensor<2>, bounds: BoxBounds, co
         let new_gamma = sy / yy.clamp_min(1e-30);
         gamma = Some(match gamma {
             Some(old) => old.mask_where(good.clone(), new_gamma),
-            None => new_gamma.mask_where(good.clone().bool_not(), ones.clone() / dot(g_free.clone(), g_free).sqrt().clamp_min(1e-12)),
+            None => new_gamma.mask_where(
+                good.clone().bool_not(),
+                ones.clone() / dot(g_free.clone(), g_free).sqrt().clamp_min(1e-12),
+            ),
         });
 
         // Rows that moved: take the new point; a tiny relative decrease ends them.
-        let tiny = (f.clone() - f2.clone()).lower_equal(f.clone().abs().clamp_min(1.0).mul_scalar(config.value_tolerance));
+        let tiny =
+            (f.clone() - f2.clone()).lower_equal(f.clone().abs().clamp_min(1.0).mul_scalar(config.value_tolerance));
         z = z.mask_where(moved.clone().expand(z_new.dims()), z_new);
         g = g.mask_where(moved.clone().expand(g2.dims()), g2);
         f = f.mask_where(moved.clone(), f2);

@@ -12,7 +12,7 @@ pub mod target;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use gradient::{PgdConfig, Norm, fgsm, pgd};
+pub use gradient::{Norm, PgdConfig, fgsm, pgd};
 pub use lbfgs::{BoxBounds, LbfgsConfig};
 pub use noise::{gaussian, magnify};
 pub use search::{LbfgsAttackConfig, lbfgs};
@@ -48,7 +48,14 @@ pub struct Adversarials {
 
 impl Adversarials {
     /// Measures `adversarial` against `start` with the surface's model.
-    pub fn measure(surface: &Surface, start: Tensor<2>, adversarial: Tensor<2>, goal: &Goal, c: Vec<f64>, iterations: Vec<usize>) -> Adversarials {
+    pub fn measure(
+        surface: &Surface,
+        start: Tensor<2>,
+        adversarial: Tensor<2>,
+        goal: &Goal,
+        c: Vec<f64>,
+        iterations: Vec<usize>,
+    ) -> Adversarials {
         let logits = surface.logits(adversarial.clone());
         let predicted = logits.clone().argmax(1).flatten::<1>(0, 1).into_data().iter::<i64>().collect();
         Adversarials {
@@ -107,7 +114,8 @@ impl AttackSummary {
             mean_distortion: mean,
             median_distortion: median,
             seconds_per_example: seconds / examples.max(1) as f64,
-            mean_iterations: results.iter().flat_map(|r| r.iterations.iter()).sum::<usize>() as f64 / examples.max(1) as f64,
+            mean_iterations: results.iter().flat_map(|r| r.iterations.iter()).sum::<usize>() as f64
+                / examples.max(1) as f64,
         }
     }
 }

@@ -27,7 +27,14 @@ pub struct LbfgsAttackConfig {
 
 impl Default for LbfgsAttackConfig {
     fn default() -> Self {
-        LbfgsAttackConfig { solver: LbfgsConfig::default(), initial_c: 1.0, search_steps: 10, min_c: 1e-4, max_c: 1e4, warm_start: true }
+        LbfgsAttackConfig {
+            solver: LbfgsConfig::default(),
+            initial_c: 1.0,
+            search_steps: 10,
+            min_c: 1e-4,
+            max_c: 1e4,
+            warm_start: true,
+        }
     }
 }
 
@@ -85,7 +92,8 @@ impl CSearch {
 pub fn lbfgs(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &LbfgsAttackConfig) -> Adversarials {
     let [batch, width] = start.dims();
     let device = start.device();
-    let mut searches: Vec<CSearch> = (0..batch).map(|_| CSearch { c: config.initial_c, largest_success: None, smallest_failure: None }).collect();
+    let mut searches: Vec<CSearch> =
+        (0..batch).map(|_| CSearch { c: config.initial_c, largest_success: None, smallest_failure: None }).collect();
     let mut best = start.clone();
     let mut best_distortion = vec![f32::INFINITY; batch];
     let mut success = vec![false; batch];
@@ -97,11 +105,18 @@ pub fn lbfgs(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &LbfgsAtt
         let c: Vec<f32> = searches.iter().map(|s| s.c as f32).collect();
         let c_column = Tensor::<2>::from_data(TensorData::new(c, [batch, 1]), &device);
         let objective = PenalisedLoss { surface, origin: start.clone(), c: c_column, goal };
-        let solution = minimize(&objective, if config.warm_start { last.clone() } else { start.clone() }, surface.bounds, &config.solver);
+        let solution = minimize(
+            &objective,
+            if config.warm_start { last.clone() } else { start.clone() },
+            surface.bounds,
+            &config.solver,
+        );
         let reached = bools(goal.reached(surface.logits(solution.z.clone())));
         let dist = floats(distortion(solution.z.clone(), start.clone()));
         let improves: Vec<bool> = (0..batch).map(|i| reached[i] && dist[i] < best_distortion[i]).collect();
-        let mask = Tensor::<1, Bool>::from_data(TensorData::new(improves.clone(), [batch]), &device).reshape([batch, 1]).expand([batch, width]);
+        let mask = Tensor::<1, Bool>::from_data(TensorData::new(improves.clone(), [batch]), &device)
+            .reshape([batch, 1])
+            .expand([batch, width]);
         best = best.mask_where(mask, solution.z.clone());
         for i in 0..batch {
             iterations[i] += solution.iterations[i];
@@ -115,7 +130,8 @@ pub fn lbfgs(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &LbfgsAtt
         last = solution.z;
     }
     // Examples that never succeeded report their last (strongest) attempt.
-    let failed = Tensor::<1, Bool>::from_data(TensorData::new(success.iter().map(|s| !s).collect::<Vec<_>>(), [batch]), &device);
+    let failed =
+        Tensor::<1, Bool>::from_data(TensorData::new(success.iter().map(|s| !s).collect::<Vec<_>>(), [batch]), &device);
     let adversarial = best.mask_where(failed.reshape([batch, 1]).expand([batch, width]), last);
     Adversarials::measure(surface, start, adversarial, goal, best_c, iterations)
 }

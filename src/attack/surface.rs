@@ -39,7 +39,11 @@ impl<'a> Surface<'a> {
 
     /// Per-example value `[batch]` of `f(z)` and its gradient with respect to `z`, where `f` is the
     /// sum over examples of `objective(z, logits(z))` (examples are independent).
-    pub fn value_and_grad(&self, z: Tensor<2>, objective: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<1>) -> (Tensor<1>, Tensor<2>) {
+    pub fn value_and_grad(
+        &self,
+        z: Tensor<2>,
+        objective: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<1>,
+    ) -> (Tensor<1>, Tensor<2>) {
         let z = z.detach().autodiff().require_grad();
         let values = objective(z.clone(), self.logits(z.clone()));
         let grads = values.clone().sum().backward();
@@ -68,7 +72,8 @@ impl Goal {
             None => {
                 let label = self.labels.clone().one_hot::<2>(classes).bool();
                 let others = log_p.mask_fill(label, -1e9);
-                let log_not_label = others.clone().max_dim(1) + (others.clone() - others.max_dim(1)).exp().sum_dim(1).log();
+                let log_not_label =
+                    others.clone().max_dim(1) + (others.clone() - others.max_dim(1)).exp().sum_dim(1).log();
                 log_not_label.reshape([batch]).neg()
             }
         }

@@ -40,7 +40,8 @@ impl TargetKind {
             TargetKind::Random => {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
                 let truth: Vec<i64> = labels.clone().into_data().iter::<i64>().collect();
-                let wrong: Vec<i64> = truth.iter().map(|&y| (y + rng.random_range(1..classes as i64)) % classes as i64).collect();
+                let wrong: Vec<i64> =
+                    truth.iter().map(|&y| (y + rng.random_range(1..classes as i64)) % classes as i64).collect();
                 Some(Tensor::<1, Int>::from_data(TensorData::new(wrong, [batch]), &device))
             }
         };
@@ -55,7 +56,10 @@ impl FromStr for TargetKind {
             "random" => Ok(TargetKind::Random),
             "least-likely" => Ok(TargetKind::LeastLikely),
             "untargeted" | "none" => Ok(TargetKind::Untargeted),
-            _ => s.parse().map(TargetKind::Label).map_err(|_| format!("unknown target {s:?}: expected random, least-likely, untargeted or a label 0-9")),
+            _ => s
+                .parse()
+                .map(TargetKind::Label)
+                .map_err(|_| format!("unknown target {s:?}: expected random, least-likely, untargeted or a label 0-9")),
         }
     }
 }

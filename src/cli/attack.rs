@@ -2,11 +2,11 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use blindspot::attack::{Norm, PgdConfig, TargetKind};
-use blindspot::experiments::loaded::ImageSet;
-use blindspot::experiments::attack::figure;
-use blindspot::experiments::{AttackMethod, AttackOptions, LoadedModel, run_attack};
 use blindspot::Error;
+use blindspot::attack::{Norm, PgdConfig, TargetKind};
+use blindspot::experiments::attack::figure;
+use blindspot::experiments::loaded::ImageSet;
+use blindspot::experiments::{AttackMethod, AttackOptions, LoadedModel, run_attack};
 
 use super::{LbfgsArgs, print_json};
 
@@ -63,10 +63,20 @@ pub fn run(args: Args) -> Result<(), Error> {
         batch_size: args.lbfgs.batch_size.max(1),
         seed: args.lbfgs.seed,
         lbfgs: args.lbfgs.config(),
-        pgd: PgdConfig { norm: Norm::Linf, epsilon: args.epsilon, step_size: 2.5 * args.epsilon / args.steps.max(1) as f64, steps: args.steps, random_start: true },
+        pgd: PgdConfig {
+            norm: Norm::Linf,
+            epsilon: args.epsilon,
+            step_size: 2.5 * args.epsilon / args.steps.max(1) as f64,
+            steps: args.steps,
+            random_start: true,
+        },
     };
     let bar = ProgressBar::new(args.n as u64);
-    bar.set_style(ProgressStyle::with_template("attacking [{bar:30}] {pos}/{len} examples, eta {eta}").expect("valid template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("attacking [{bar:30}] {pos}/{len} examples, eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
     let run = run_attack(&loaded, &options, &device, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     if let Some(path) = &args.png {

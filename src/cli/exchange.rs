@@ -27,7 +27,9 @@ pub struct ExportArgs {
 }
 
 pub fn import(args: ImportArgs) -> Result<(), Error> {
-    let name = args.name.unwrap_or_else(|| args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".into()));
+    let name = args.name.unwrap_or_else(|| {
+        args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".into())
+    });
     let device = DeviceChoice::Cpu.device()?;
     let run_dir = exchange::import(&args.file, &args.arch, &name, &args.output, &device)?;
     println!("{}: imported as {} ({})", args.file.display(), run_dir.display(), args.arch);

@@ -14,7 +14,8 @@ pub fn run(args: Args) -> Result<(), Error> {
         }
         return Ok(());
     };
-    let spec = zoo::spec(&name, [1, 28, 28], 10).ok_or_else(|| Error::Usage(format!("unknown architecture {name:?}: `blindspot models` lists them")))?;
+    let spec = zoo::spec(&name, [1, 28, 28], 10)
+        .ok_or_else(|| Error::Usage(format!("unknown architecture {name:?}: `blindspot models` lists them")))?;
     println!("{name}: input {:?}", spec.input);
     for (k, layer) in spec.layers.iter().enumerate() {
         let what = match layer {

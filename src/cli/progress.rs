@@ -22,17 +22,28 @@ impl Hook for Progress {
 
     fn on_run_start(&mut self, run: &RunInfo) -> Result<(), HookError> {
         let r = run.recipe;
-        let from = if run.start_epoch > 0 { format!(", resuming after epoch {}", run.start_epoch) } else { String::new() };
+        let from =
+            if run.start_epoch > 0 { format!(", resuming after epoch {}", run.start_epoch) } else { String::new() };
         eprintln!(
             "{}: {} on {} training images ({} {:?}), {} epochs of {} steps, {}{from}",
-            r.name, r.model.arch, run.train_examples, r.data.dataset, r.data.split, r.train.epochs, run.steps_per_epoch, r.device
+            r.name,
+            r.model.arch,
+            run.train_examples,
+            r.data.dataset,
+            r.data.split,
+            r.train.epochs,
+            run.steps_per_epoch,
+            r.device
         );
         Ok(())
     }
 
     fn on_epoch_start(&mut self, run: &RunInfo, epoch: usize) -> Result<(), HookError> {
         let bar = ProgressBar::new(run.steps_per_epoch as u64);
-        bar.set_style(ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} steps, {per_sec}, eta {eta}")?.progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} steps, {per_sec}, eta {eta}")?
+                .progress_chars("=> "),
+        );
         bar.set_message(format!("{epoch}/{}", run.recipe.train.epochs));
         self.bar = Some(bar);
         Ok(())
@@ -64,7 +75,16 @@ impl Hook for Progress {
         for p in &m.pools {
             eprintln!(
                 "    pool layer {}: {}/{} examples, {} used (staleness mean {:.0}, max {}), attack success {:.0}%, distortion {:.3}, {:.1} new/step, {:.0} attacked/s",
-                p.layer, p.fill, p.capacity, p.used, p.mean_staleness, p.max_staleness, 100.0 * p.success_rate, p.mean_distortion, p.refresh_per_step, p.attack_examples_per_second
+                p.layer,
+                p.fill,
+                p.capacity,
+                p.used,
+                p.mean_staleness,
+                p.max_staleness,
+                100.0 * p.success_rate,
+                p.mean_distortion,
+                p.refresh_per_step,
+                p.attack_examples_per_second
             );
         }
         Ok(())

@@ -56,7 +56,14 @@ impl Progress for Terminal {
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
-    let options = ReproduceOptions { experiment: args.experiment, quick: args.quick, device: args.device, recipes: args.recipes, output: args.output, n: args.n };
+    let options = ReproduceOptions {
+        experiment: args.experiment,
+        quick: args.quick,
+        device: args.device,
+        recipes: args.recipes,
+        output: args.output,
+        n: args.n,
+    };
     let mut terminal = Terminal { bar: None };
     let result = reproduce(&options, &mut terminal)?;
     terminal.message("");

@@ -2,10 +2,10 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use blindspot::Error;
 use blindspot::experiments::LoadedModel;
 use blindspot::experiments::loaded::ImageSet;
 use blindspot::experiments::transfer::{TransferOptions, transfer};
-use blindspot::Error;
 
 use super::{LbfgsArgs, print_json};
 
@@ -38,9 +38,19 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Error> {
     let device = args.lbfgs.device.device()?;
-    let models = args.checkpoints.iter().map(|p| LoadedModel::open(p, &device, args.lbfgs.data_dir.as_deref())).collect::<Result<Vec<_>, _>>()?;
+    let models = args
+        .checkpoints
+        .iter()
+        .map(|p| LoadedModel::open(p, &device, args.lbfgs.data_dir.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(other) = models.iter().find(|m| m.dataset.name != models[0].dataset.name) {
-        return Err(Error::Usage(format!("{} is a {} model but {} is a {} model", other.name(), other.dataset.name, models[0].name(), models[0].dataset.name)));
+        return Err(Error::Usage(format!(
+            "{} is a {} model but {} is a {} model",
+            other.name(),
+            other.dataset.name,
+            models[0].name(),
+            models[0].dataset.name
+        )));
     }
     let options = TransferOptions {
         n: args.n,
@@ -52,7 +62,11 @@ pub fn run(args: Args) -> Result<(), Error> {
         lbfgs: args.lbfgs.config(),
     };
     let bar = ProgressBar::new((models.len() * args.n) as u64);
-    bar.set_style(ProgressStyle::with_template("attacking [{bar:30}] {pos}/{len} examples, eta {eta}").expect("valid template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("attacking [{bar:30}] {pos}/{len} examples, eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
     let table = transfer(&models, &models, &options, &device, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     if args.json {

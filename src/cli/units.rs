@@ -37,14 +37,21 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Error> {
     let device = args.device.device()?;
     let loaded = LoadedModel::open(&args.checkpoint, &device, args.data_dir.as_deref())?;
-    let report = units(&loaded, &UnitsOptions { layer: args.layer, directions: args.directions, top: args.top, seed: args.seed }, &device)?;
+    let report = units(
+        &loaded,
+        &UnitsOptions { layer: args.layer, directions: args.directions, top: args.top, seed: args.seed },
+        &device,
+    )?;
     if let Some(path) = &args.png {
         figure(&report, &loaded.images(ImageSet::Test)).write(path)?;
     }
     if args.json {
         return print_json(&report);
     }
-    println!("{} layer {} ({} units): the top {} test images of each", report.model, report.layer, report.width, args.top);
+    println!(
+        "{} layer {} ({} units): the top {} test images of each",
+        report.model, report.layer, report.width, args.top
+    );
     for d in report.units.iter().chain(&report.directions) {
         let labels: Vec<String> = d.labels.iter().map(u8::to_string).collect();
         println!("  {:<6} {:>4}  labels {}  purity {:.0}%", d.kind, d.index, labels.join(" "), 100.0 * d.purity);

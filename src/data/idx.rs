@@ -49,10 +49,7 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::MultiGzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
-            .map_err(|e| Error::Unreadable {
-                path: path.to_path_buf(),
-                reason: format!("bad gzip stream ({e})"),
-            })?;
+            .map_err(|e| Error::Unreadable { path: path.to_path_buf(), reason: format!("bad gzip stream ({e})") })?;
         Ok(out)
     } else {
         Ok(raw)
@@ -69,14 +66,10 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 pub fn read(path: &Path, magic: u32, md5: Option<&str>) -> Result<IdxArray, Error> {
     let bytes = read_bytes(path)?;
     let what = if magic == IMAGES_MAGIC { "images" } else { "labels" };
-    let header = |i: usize| -> Option<u32> {
-        bytes.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let found = header(0).ok_or_else(|| Error::Truncated {
-        path: path.to_path_buf(),
-        expected: 4,
-        found: bytes.len(),
-    })?;
+    let header =
+        |i: usize| -> Option<u32> { bytes.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])) };
+    let found =
+        header(0).ok_or_else(|| Error::Truncated { path: path.to_path_buf(), expected: 4, found: bytes.len() })?;
     if found != magic {
         return Err(Error::WrongMagic { path: path.to_path_buf(), found, expected: magic, what });
     }
@@ -84,11 +77,7 @@ pub fn read(path: &Path, magic: u32, md5: Option<&str>) -> Result<IdxArray, Erro
     let dims: Vec<usize> = (1..=rank)
         .map(|i| header(i).map(|d| d as usize))
         .collect::<Option<_>>()
-        .ok_or_else(|| Error::Truncated {
-            path: path.to_path_buf(),
-            expected: 4 * (rank + 1),
-            found: bytes.len(),
-        })?;
+        .ok_or_else(|| Error::Truncated { path: path.to_path_buf(), expected: 4 * (rank + 1), found: bytes.len() })?;
     let offset = 4 * (rank + 1);
     let expected = dims.iter().product::<usize>();
     let found = bytes.len() - offset;
@@ -101,11 +90,7 @@ pub fn read(path: &Path, magic: u32, md5: Option<&str>) -> Result<IdxArray, Erro
     if let Some(expected) = md5 {
         let found = md5_hex(&bytes);
         if found != expected {
-            return Err(Error::Checksum {
-                path: path.to_path_buf(),
-                found,
-                expected: expected.to_string(),
-            });
+            return Err(Error::Checksum { path: path.to_path_buf(), found, expected: expected.to_string() });
         }
     }
     let data = bytes[offset..].to_vec();

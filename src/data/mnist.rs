@@ -28,11 +28,7 @@ impl DatasetName {
         match self {
             DatasetName::Mnist => {
                 let local = PathBuf::from("data/mnist");
-                if local.is_dir() {
-                    local
-                } else {
-                    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
-                }
+                if local.is_dir() { local } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist") }
             }
             DatasetName::FashionMnist => PathBuf::from("/usr/share/datasets/fashion-mnist"),
         }
@@ -155,7 +151,13 @@ pub struct Splits {
 /// Finds the file `stem` in `dir`, compressed (`stem.gz`) or raw.
 fn locate(dir: &Path, stem: &str) -> PathBuf {
     let gz = dir.join(format!("{stem}.gz"));
-    if gz.exists() { gz } else if dir.join(stem).exists() { dir.join(stem) } else { gz }
+    if gz.exists() {
+        gz
+    } else if dir.join(stem).exists() {
+        dir.join(stem)
+    } else {
+        gz
+    }
 }
 
 impl Dataset {

@@ -55,7 +55,12 @@ pub enum Error {
 
 /// Attacks the first `n` images of `options.images` that `loaded` classifies correctly.
 /// `progress` is called with the number of examples done after each batch.
-pub fn run_attack(loaded: &LoadedModel, options: &AttackOptions, device: &Device, mut progress: impl FnMut(usize)) -> Result<AttackRun, Error> {
+pub fn run_attack(
+    loaded: &LoadedModel,
+    options: &AttackOptions,
+    device: &Device,
+    mut progress: impl FnMut(usize),
+) -> Result<AttackRun, Error> {
     if options.n == 0 {
         return Err(Error::Zero);
     }
@@ -72,7 +77,8 @@ pub fn run_attack(loaded: &LoadedModel, options: &AttackOptions, device: &Device
     let mut batches = Vec::new();
     for (b, batch) in set.in_order(options.batch_size).enumerate() {
         let start = surface.start(batch.inputs);
-        let goal = options.target.goal(&batch.labels, surface.logits(start.clone()), options.seed.wrapping_add(b as u64))?;
+        let goal =
+            options.target.goal(&batch.labels, surface.logits(start.clone()), options.seed.wrapping_add(b as u64))?;
         let result = attack_batch(&surface, start, &goal, options);
         batches.push(result);
         progress(batches.iter().map(Adversarials::len).sum());

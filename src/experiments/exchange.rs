@@ -13,7 +13,8 @@ use crate::train::{Checkpoint, optimizer};
 /// Writes the weights of the checkpoint at `checkpoint` to `file`.
 pub fn export(checkpoint: &Path, file: &Path, device: &Device) -> Result<(), crate::Error> {
     let ckpt = Checkpoint::open(checkpoint)?;
-    let spec = recipe::model_spec(&ckpt.recipe, [1, 28, 28], 10).ok_or_else(|| crate::Error::Usage(format!("unknown architecture {}", ckpt.recipe.model.arch)))?;
+    let spec = recipe::model_spec(&ckpt.recipe, [1, 28, 28], 10)
+        .ok_or_else(|| crate::Error::Usage(format!("unknown architecture {}", ckpt.recipe.model.arch)))?;
     let model = ckpt.model(&spec, device)?;
     pytorch::export(&model, &spec, file)?;
     Ok(())
@@ -34,7 +35,8 @@ pub fn import(file: &Path, arch: &str, name: &str, output: &Path, device: &Devic
     );
     let recipe: Recipe = recipe::parse(&text, "imported recipe", &[])?;
     let run_dir = crate::train::run_dir(&recipe);
-    std::fs::create_dir_all(&run_dir).map_err(|e| crate::Error::Io { path: run_dir.display().to_string(), reason: e.to_string() })?;
+    std::fs::create_dir_all(&run_dir)
+        .map_err(|e| crate::Error::Io { path: run_dir.display().to_string(), reason: e.to_string() })?;
     let state = SavedState { epoch: 0, step: 0, seed: recipe.seed, history: Vec::new() };
     Checkpoint::save(&run_dir, &recipe, &model, &optimizer::build(&recipe.optimizer), &state)?;
     Ok(run_dir)

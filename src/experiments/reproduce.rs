@@ -69,7 +69,8 @@ pub enum Experiment {
     Table4,
 }
 
-pub const TABLE1_MODELS: &[&str] = &["fc10-1e-4", "fc10-1e-2", "fc10-1", "fc100-100-10-weight-decay", "fc200-200-10", "ae400-10"];
+pub const TABLE1_MODELS: &[&str] =
+    &["fc10-1e-4", "fc10-1e-2", "fc10-1", "fc100-100-10-weight-decay", "fc200-200-10", "ae400-10"];
 pub const TABLE2_ROWS: &[&str] = &["fc10-1e-4", "fc10-1e-2", "fc10-1", "fc100-100-10-weight-decay", "fc200-200-10"];
 pub const TABLE2_COLUMNS: &[&str] = &["fc10-1e-4", "fc100-100-10-weight-decay", "ae400-10"];
 pub const TABLE4_MODELS: &[&str] = &["fc100-100-10-p1", "fc123-456-10-p1", "fc100-100-10-p2"];
@@ -125,7 +126,11 @@ fn lbfgs(options: &ReproduceOptions) -> LbfgsAttackConfig {
 }
 
 /// The run folder of recipe `name`, trained first if it has no finished run there.
-fn ensure_trained(name: &str, options: &ReproduceOptions, progress: &mut dyn Progress) -> Result<PathBuf, crate::Error> {
+fn ensure_trained(
+    name: &str,
+    options: &ReproduceOptions,
+    progress: &mut dyn Progress,
+) -> Result<PathBuf, crate::Error> {
     let output = if options.quick { options.output.join("quick") } else { options.output.clone() };
     let mut sets = vec![format!("output.dir={:?}", output.display().to_string())];
     let path = options.recipes.join(format!("{name}.toml"));
@@ -157,7 +162,12 @@ fn same_run(a: &recipe::Recipe, b: &recipe::Recipe) -> bool {
     recipe::Recipe { device: b.device, ..a.clone() } == *b
 }
 
-fn load_all(names: &[&str], options: &ReproduceOptions, device: &Device, progress: &mut dyn Progress) -> Result<Vec<LoadedModel>, crate::Error> {
+fn load_all(
+    names: &[&str],
+    options: &ReproduceOptions,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<Vec<LoadedModel>, crate::Error> {
     names
         .iter()
         .map(|name| {
@@ -167,14 +177,31 @@ fn load_all(names: &[&str], options: &ReproduceOptions, device: &Device, progres
         .collect()
 }
 
-fn model_rows(names: &[&str], images: ImageSet, options: &ReproduceOptions, device: &Device, progress: &mut dyn Progress) -> Result<Vec<ModelRow>, crate::Error> {
+fn model_rows(
+    names: &[&str],
+    images: ImageSet,
+    options: &ReproduceOptions,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<Vec<ModelRow>, crate::Error> {
     let n = n_images(options);
     let models = load_all(names, options, device, progress)?;
     let mut rows = Vec::new();
     for model in &models {
         progress.message(&format!("{}: attacking {n} {images} images", model.name()));
-        let summary: RunSummary = train::tensorboard::read_metrics(model.checkpoint.dir.parent().unwrap_or(Path::new(".")))?;
-        let attack = AttackOptions { method: AttackMethod::Lbfgs, layer: 0, images, n, target: TargetKind::Random, batch_size: 100, seed: 1, lbfgs: lbfgs(options), pgd: PgdConfig::default() };
+        let summary: RunSummary =
+            train::tensorboard::read_metrics(model.checkpoint.dir.parent().unwrap_or(Path::new(".")))?;
+        let attack = AttackOptions {
+            method: AttackMethod::Lbfgs,
+            layer: 0,
+            images,
+            n,
+            target: TargetKind::Random,
+            batch_size: 100,
+            seed: 1,
+            lbfgs: lbfgs(options),
+            pgd: PgdConfig::default(),
+        };
         let run = run_attack(model, &attack, device, |done| progress.attacked(done, n))?;
         rows.push(ModelRow {
             model: model.name().to_string(),
@@ -190,19 +217,41 @@ fn model_rows(names: &[&str], images: ImageSet, options: &ReproduceOptions, devi
 /// Runs the experiment.
 pub fn reproduce(options: &ReproduceOptions, progress: &mut dyn Progress) -> Result<Reproduction, crate::Error> {
     let device = options.device.device()?;
-    let transfer_options = |noise: Vec<f64>, magnify: Option<f64>| TransferOptions { n: n_images(options), images: ImageSet::Test, noise, magnify, batch_size: 100, seed: 1, lbfgs: lbfgs(options) };
+    let transfer_options = |noise: Vec<f64>, magnify: Option<f64>| TransferOptions {
+        n: n_images(options),
+        images: ImageSet::Test,
+        noise,
+        magnify,
+        batch_size: 100,
+        seed: 1,
+        lbfgs: lbfgs(options),
+    };
     Ok(match options.experiment {
-        Experiment::Table1 => Reproduction::Models { experiment: options.experiment, images: ImageSet::Train, n: n_images(options), rows: model_rows(TABLE1_MODELS, ImageSet::Train, options, &device, progress)? },
-        Experiment::Table3 => Reproduction::Models { experiment: options.experiment, images: ImageSet::Test, n: n_images(options), rows: model_rows(TABLE4_MODELS, ImageSet::Test, options, &device, progress)? },
+        Experiment::Table1 => Reproduction::Models {
+            experiment: options.experiment,
+            images: ImageSet::Train,
+            n: n_images(options),
+            rows: model_rows(TABLE1_MODELS, ImageSet::Train, options, &device, progress)?,
+        },
+        Experiment::Table3 => Reproduction::Models {
+            experiment: options.experiment,
+            images: ImageSet::Test,
+            n: n_images(options),
+            rows: model_rows(TABLE4_MODELS, ImageSet::Test, options, &device, progress)?,
+        },
         Experiment::Table2 => {
             let sources = load_all(TABLE2_ROWS, options, &device, progress)?;
             let columns = load_all(TABLE2_COLUMNS, options, &device, progress)?;
-            let table = transfer(&sources, &columns, &transfer_options(vec![0.1, 0.3], None), &device, |d, t| progress.attacked(d, t))?;
+            let table = transfer(&sources, &columns, &transfer_options(vec![0.1, 0.3], None), &device, |d, t| {
+                progress.attacked(d, t)
+            })?;
             Reproduction::Transfer { experiment: options.experiment, table }
         }
         Experiment::Table4 => {
             let models = load_all(TABLE4_MODELS, options, &device, progress)?;
-            let table = transfer(&models, &models, &transfer_options(vec![0.06, 0.1], Some(0.1)), &device, |d, t| progress.attacked(d, t))?;
+            let table = transfer(&models, &models, &transfer_options(vec![0.06, 0.1], Some(0.1)), &device, |d, t| {
+                progress.attacked(d, t)
+            })?;
             Reproduction::Transfer { experiment: options.experiment, table }
         }
     })
@@ -221,15 +270,21 @@ impl Reproduction {
     pub fn table(&self, paper: &PaperFigures) -> Table {
         match self {
             Reproduction::Models { experiment, rows, .. } => {
-                let header = ["model", "train error", "test error", "mean min. distortion", "success"].map(String::from).to_vec();
+                let header = ["model", "train error", "test error", "mean min. distortion", "success"]
+                    .map(String::from)
+                    .to_vec();
                 let rows = rows
                     .iter()
                     .map(|r| {
-                        let p = (*experiment == Experiment::Table1).then(|| paper.table1.models.get(&r.model)).flatten();
+                        let p =
+                            (*experiment == Experiment::Table1).then(|| paper.table1.models.get(&r.model)).flatten();
                         vec![
                             r.model.clone(),
                             beside(percent(r.train_error), p.map(|p| percent(p.train_error))),
-                            beside(format!("{:.2}%", 100.0 * r.test_error), p.map(|p| format!("{:.2}%", 100.0 * p.test_error))),
+                            beside(
+                                format!("{:.2}%", 100.0 * r.test_error),
+                                p.map(|p| format!("{:.2}%", 100.0 * p.test_error)),
+                            ),
                             beside(format!("{:.3}", r.mean_distortion), p.map(|p| format!("{:.3}", p.distortion))),
                             percent(r.success_rate),
                         ]
@@ -247,11 +302,15 @@ impl Reproduction {
                 for (row, ours) in t.rows.iter_mut().zip(&table.rows) {
                     let p = cross.and_then(|c| c.rows.iter().find(|p| p.source == ours.source).map(|p| (c, p)));
                     for (j, model) in table.models.iter().enumerate() {
-                        let theirs = p.and_then(|(c, p)| c.columns.iter().position(|m| m == model).map(|k| percent(p.errors[k])));
+                        let theirs = p
+                            .and_then(|(c, p)| c.columns.iter().position(|m| m == model).map(|k| percent(p.errors[k])));
                         row[j + 1] = beside(percent(ours.errors[j]), theirs);
                     }
                     let last = row.len() - 1;
-                    row[last] = beside(format!("{:.3}", ours.mean_distortion), p.and_then(|(_, p)| p.distortion.map(|d| format!("{d:.3}"))));
+                    row[last] = beside(
+                        format!("{:.3}", ours.mean_distortion),
+                        p.and_then(|(_, p)| p.distortion.map(|d| format!("{d:.3}"))),
+                    );
                 }
                 t
             }

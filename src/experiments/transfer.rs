@@ -64,7 +64,10 @@ fn errors(models: &[LoadedModel], inputs: &Tensor<2>, labels: &Tensor<1, Int>) -
     let n = labels.dims()[0] as f64;
     models
         .iter()
-        .map(|m| crate::train::evaluate::wrong(m.model.forward(inputs.clone()), labels.clone()).into_scalar::<i64>() as f64 / n)
+        .map(|m| {
+            crate::train::evaluate::wrong(m.model.forward(inputs.clone()), labels.clone()).into_scalar::<i64>() as f64
+                / n
+        })
         .collect()
 }
 
@@ -75,7 +78,13 @@ fn mean(xs: &[f32]) -> f64 {
 /// Runs the experiment on the first `n` images of the chosen set (of the first model's dataset):
 /// rows attack each of `sources`, columns are the errors of each of `models`.
 /// `progress(done, total)` is called after each attacked batch.
-pub fn transfer(sources: &[LoadedModel], models: &[LoadedModel], options: &TransferOptions, device: &Device, mut progress: impl FnMut(usize, usize)) -> Result<TransferTable, Error> {
+pub fn transfer(
+    sources: &[LoadedModel],
+    models: &[LoadedModel],
+    options: &TransferOptions,
+    device: &Device,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<TransferTable, Error> {
     let first = &sources[0];
     let pool: Images = first.images(options.images);
     if options.n == 0 {
@@ -95,27 +104,48 @@ pub fn transfer(sources: &[LoadedModel], models: &[LoadedModel], options: &Trans
         let mut made = Vec::new();
         let mut distortion = Vec::new();
         for (b, batch) in images.in_order(options.batch_size).enumerate() {
-            let goal = TargetKind::Random.goal(&batch.labels, model.model.forward(batch.inputs.clone()), options.seed.wrapping_add(b as u64))?;
+            let goal = TargetKind::Random.goal(
+                &batch.labels,
+                model.model.forward(batch.inputs.clone()),
+                options.seed.wrapping_add(b as u64),
+            )?;
             let adv = attack::lbfgs(&surface, batch.inputs, &goal, &options.lbfgs);
             distortion.extend(adv.distortion.iter().copied());
             made.push(adv.adversarial);
             progress(k * options.n + made.iter().map(|t| t.dims()[0]).sum::<usize>(), total);
         }
         let made = Tensor::cat(made, 0);
-        rows.push(TransferRow { source: model.name().to_string(), errors: errors(models, &made, &all.labels), mean_distortion: mean(&distortion) });
+        rows.push(TransferRow {
+            source: model.name().to_string(),
+            errors: errors(models, &made, &all.labels),
+            mean_distortion: mean(&distortion),
+        });
         perturbations.push((model.name().to_string(), made));
     }
     let surface = Surface::new(&first.model, 0)?;
     let untargeted = Goal { labels: all.labels.clone(), targets: None };
     for &stddev in &options.noise {
         let noisy = attack::gaussian(&surface, all.inputs.clone(), &untargeted, stddev);
-        rows.push(TransferRow { source: format!("Gaussian noise, stddev {stddev}"), errors: errors(models, &noisy.adversarial, &all.labels), mean_distortion: mean(&noisy.distortion) });
+        rows.push(TransferRow {
+            source: format!("Gaussian noise, stddev {stddev}"),
+            errors: errors(models, &noisy.adversarial, &all.labels),
+            mean_distortion: mean(&noisy.distortion),
+        });
     }
     if let Some(size) = options.magnify {
         for (name, made) in &perturbations {
             let big = attack::magnify(&surface, all.inputs.clone(), made.clone(), &untargeted, size);
-            rows.push(TransferRow { source: format!("magnified to {size}: {name}"), errors: errors(models, &big.adversarial, &all.labels), mean_distortion: mean(&big.distortion) });
+            rows.push(TransferRow {
+                source: format!("magnified to {size}: {name}"),
+                errors: errors(models, &big.adversarial, &all.labels),
+                mean_distortion: mean(&big.distortion),
+            });
         }
     }
-    Ok(TransferTable { models: models.iter().map(|m| m.name().to_string()).collect(), images: options.images, n: options.n, rows })
+    Ok(TransferTable {
+        models: models.iter().map(|m| m.name().to_string()).collect(),
+        images: options.images,
+        n: options.n,
+        rows,
+    })
 }

@@ -66,7 +66,8 @@ fn direction(kind: &str, index: usize, scores: &[f32], images: &Images, top: usi
     for &l in &labels {
         counts[l as usize] += 1;
     }
-    let (majority, count) = counts.iter().enumerate().max_by_key(|(_, c)| **c).map(|(l, c)| (l as u8, *c)).unwrap_or((0, 0));
+    let (majority, count) =
+        counts.iter().enumerate().max_by_key(|(_, c)| **c).map(|(l, c)| (l as u8, *c)).unwrap_or((0, 0));
     Direction { kind: kind.into(), index, images: order, labels, majority, purity: count as f64 / top.max(1) as f64 }
 }
 
@@ -81,7 +82,8 @@ pub fn units(loaded: &LoadedModel, options: &UnitsOptions, device: &Device) -> R
         return Err(Error::Top { top: options.top, available: images.len() });
     }
     let set = DeviceImages::new(&images, device);
-    let activations = Tensor::cat(set.in_order(1000).map(|b| loaded.model.activation(options.layer, b.inputs)).collect(), 0);
+    let activations =
+        Tensor::cat(set.in_order(1000).map(|b| loaded.model.activation(options.layer, b.inputs)).collect(), 0);
     let width = activations.dims()[1];
     let count = options.directions.min(width);
     let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
@@ -98,7 +100,15 @@ pub fn units(loaded: &LoadedModel, options: &UnitsOptions, device: &Device) -> R
         .map(|&u| direction("unit", u, &(0..n).map(|i| acts[i * width + u]).collect::<Vec<_>>(), &images, options.top))
         .collect();
     let direction_rows: Vec<Direction> = (0..options.directions)
-        .map(|d| direction("random", d, &(0..n).map(|i| projections[i * options.directions + d]).collect::<Vec<_>>(), &images, options.top))
+        .map(|d| {
+            direction(
+                "random",
+                d,
+                &(0..n).map(|i| projections[i * options.directions + d]).collect::<Vec<_>>(),
+                &images,
+                options.top,
+            )
+        })
         .collect();
     let mean = |rows: &[Direction]| rows.iter().map(|r| r.purity).sum::<f64>() / rows.len().max(1) as f64;
     Ok(UnitsReport {
@@ -127,7 +137,11 @@ pub fn figure(report: &UnitsReport, images: &Images) -> Figure {
                 .enumerate()
                 .map(|(k, &i)| {
                     let pixels = images.pixels[i * m..(i + 1) * m].iter().map(|&p| p as f32 / 255.0).collect();
-                    let name = if k == 0 { format!("{}{} ", if d.kind == "unit" { "u" } else { "r" }, d.index) } else { String::new() };
+                    let name = if k == 0 {
+                        format!("{}{} ", if d.kind == "unit" { "u" } else { "r" }, d.index)
+                    } else {
+                        String::new()
+                    };
                     Cell { width: w, height: h, pixels, caption: format!("{name}{}", images.labels[i]) }
                 })
                 .collect()

@@ -152,23 +152,19 @@ impl Layer {
     pub fn new(spec: &LayerSpec, device: &Device) -> Layer {
         let dropout = DropoutConfig::new(spec.dropout()).init();
         match *spec {
-            LayerSpec::Dense { inputs, outputs, nonlinearity, .. } => Layer::Dense(Dense {
-                linear: LinearConfig::new(inputs, outputs).init(device),
+            LayerSpec::Dense { inputs, outputs, nonlinearity, .. } => {
+                Layer::Dense(Dense { linear: LinearConfig::new(inputs, outputs).init(device), dropout, nonlinearity })
+            }
+            LayerSpec::Conv { input, channels, kernel, stride, padding, nonlinearity, pool, .. } => Layer::Conv(Conv {
+                conv: Conv2dConfig::new([input[0], channels], [kernel, kernel])
+                    .with_stride([stride, stride])
+                    .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+                    .init(device),
+                pool: pool.map(|[k, s]| MaxPool2dConfig::new([k, k]).with_strides([s, s]).init()),
                 dropout,
                 nonlinearity,
+                input,
             }),
-            LayerSpec::Conv { input, channels, kernel, stride, padding, nonlinearity, pool, .. } => {
-                Layer::Conv(Conv {
-                    conv: Conv2dConfig::new([input[0], channels], [kernel, kernel])
-                        .with_stride([stride, stride])
-                        .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
-                        .init(device),
-                    pool: pool.map(|[k, s]| MaxPool2dConfig::new([k, k]).with_strides([s, s]).init()),
-                    dropout,
-                    nonlinearity,
-                    input,
-                })
-            }
         }
     }
 

@@ -64,7 +64,11 @@ pub fn sequential_indices(spec: &ModelSpec) -> Vec<(String, usize)> {
 
 /// Writes `model`'s weights to `path` in PyTorch's naming.
 pub fn export(model: &Stack, spec: &ModelSpec, path: &Path) -> Result<(), Error> {
-    let mut store = SafetensorsStore::from_file(path).overwrite(true).skip_enum_variants(true).with_to_adapter(BurnToPyTorchAdapter).metadata("arch", spec.arch.clone());
+    let mut store = SafetensorsStore::from_file(path)
+        .overwrite(true)
+        .skip_enum_variants(true)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .metadata("arch", spec.arch.clone());
     for (ours, index) in sequential_indices(spec) {
         store = store.with_key_remapping(format!(r"^{}\.(weight|bias)$", regex_escape(&ours)), format!("{index}.$1"));
     }
@@ -82,7 +86,9 @@ pub fn import(path: &Path, spec: &ModelSpec, device: &Device) -> Result<Stack, E
     }
     let mut model = spec.init(device);
     let mismatch = |reason: String| Error::Mismatch { path: path.to_path_buf(), arch: spec.arch.clone(), reason };
-    let result = model.load_from(&mut store).map_err(|e| mismatch(e.to_string().lines().next().unwrap_or_default().to_string()))?;
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| mismatch(e.to_string().lines().next().unwrap_or_default().to_string()))?;
     if !result.missing.is_empty() {
         let names: Vec<&str> = result.missing.iter().map(|(p, _)| p.as_str()).collect();
         return Err(mismatch(format!("missing {}", names.join(", "))));

@@ -84,4 +84,3 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     let picked = log_softmax(logits, 1).gather(1, labels.reshape([batch, 1]));
     picked.mean().neg()
 }
-

@@ -19,7 +19,14 @@ fn dense(inputs: usize, outputs: usize, nonlinearity: Nonlinearity) -> LayerSpec
 }
 
 #[allow(clippy::too_many_arguments)]
-fn conv(input: [usize; 3], channels: usize, kernel: usize, stride: usize, padding: usize, pool: Option<[usize; 2]>) -> LayerSpec {
+fn conv(
+    input: [usize; 3],
+    channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    pool: Option<[usize; 2]>,
+) -> LayerSpec {
     LayerSpec::Conv { input, channels, kernel, stride, padding, nonlinearity: Nonlinearity::Relu, pool, dropout: 0.0 }
 }
 
@@ -27,8 +34,7 @@ fn conv(input: [usize; 3], channels: usize, kernel: usize, stride: usize, paddin
 fn mlp(inputs: usize, hidden: &[usize], classes: usize) -> Vec<LayerSpec> {
     let mut widths = vec![inputs];
     widths.extend(hidden);
-    let mut layers: Vec<LayerSpec> =
-        widths.windows(2).map(|w| dense(w[0], w[1], Nonlinearity::Sigmoid)).collect();
+    let mut layers: Vec<LayerSpec> = widths.windows(2).map(|w| dense(w[0], w[1], Nonlinearity::Sigmoid)).collect();
     layers.push(dense(*widths.last().unwrap(), classes, Nonlinearity::Identity));
     layers
 }

@@ -34,17 +34,39 @@ pub struct Delivery {
 
 /// Attacks `indices` of `train` at layer `layer` of `model` (a snapshot of version `version`).
 /// FGSM / PGD keep every perturbed example (untargeted); L-BFGS keeps its successes (random targets).
-pub fn generate(model: &Stack, layer: usize, train: &Images, indices: &[usize], section: &AdversarialSection, version: u64, seed: u64, device: &Device) -> Delivery {
+pub fn generate(
+    model: &Stack,
+    layer: usize,
+    train: &Images,
+    indices: &[usize],
+    section: &AdversarialSection,
+    version: u64,
+    seed: u64,
+    device: &Device,
+) -> Delivery {
     let started = Instant::now();
     let batch = DeviceImages::new(&train.select(indices), device).all();
     let surface = Surface::new(model, layer).expect("the recipe check keeps pool layers in range");
     let start = surface.start(batch.inputs);
     let untargeted = matches!(section.method, PoolAttack::Fgsm | PoolAttack::Pgd);
     let target = if untargeted { TargetKind::Untargeted } else { TargetKind::Random };
-    let goal = target.goal(&batch.labels, surface.logits(start.clone()), seed).expect("random and untargeted goals always exist");
+    let goal = target
+        .goal(&batch.labels, surface.logits(start.clone()), seed)
+        .expect("random and untargeted goals always exist");
     let adv = match section.method {
         PoolAttack::Fgsm => attack::fgsm(&surface, start, &goal, section.epsilon),
-        PoolAttack::Pgd => attack::pgd(&surface, start, &goal, &PgdConfig { norm: Norm::Linf, epsilon: section.epsilon, step_size: 2.5 * section.epsilon / section.steps as f64, steps: section.steps, random_start: true }),
+        PoolAttack::Pgd => attack::pgd(
+            &surface,
+            start,
+            &goal,
+            &PgdConfig {
+                norm: Norm::Linf,
+                epsilon: section.epsilon,
+                step_size: 2.5 * section.epsilon / section.steps as f64,
+                steps: section.steps,
+                random_start: true,
+            },
+        ),
         PoolAttack::Lbfgs => {
             let mut config = LbfgsAttackConfig { search_steps: section.search_steps, ..Default::default() };
             config.solver.max_iterations = section.iterations;
@@ -75,7 +97,13 @@ pub struct Attackers {
 
 impl Attackers {
     /// Starts `section.attackers` threads.
-    pub fn spawn(section: &AdversarialSection, train: Arc<Images>, snapshots: Arc<SnapshotCell>, seed: u64, device: &Device) -> Attackers {
+    pub fn spawn(
+        section: &AdversarialSection,
+        train: Arc<Images>,
+        snapshots: Arc<SnapshotCell>,
+        seed: u64,
+        device: &Device,
+    ) -> Attackers {
         let stop = Arc::new(AtomicBool::new(false));
         let (send, deliveries) = bounded::<Delivery>(4 * section.attackers.max(1) * section.layers.len());
         let (fail, failures) = unbounded::<String>();
@@ -83,16 +111,30 @@ impl Attackers {
         let quota = per_snapshot.div_ceil(section.attackers.max(1));
         let handles = (0..section.attackers)
             .map(|i| {
-                let (section, train, snapshots, stop, send, fail, device) = (section.clone(), train.clone(), snapshots.clone(), stop.clone(), send.clone(), fail.clone(), device.clone());
+                let (section, train, snapshots, stop, send, fail, device) = (
+                    section.clone(),
+                    train.clone(),
+                    snapshots.clone(),
+                    stop.clone(),
+                    send.clone(),
+                    fail.clone(),
+                    device.clone(),
+                );
                 std::thread::Builder::new()
                     .name(format!("attacker-{i}"))
                     .spawn(move || {
                         // One libtorch CPU thread per attacker: the trainer keeps its own, and
                         // more threads than cores only spin against each other.
                         crate::backend::set_cpu_threads(1);
-                        let run = AssertUnwindSafe(|| attack_loop(i, &section, &train, &snapshots, &stop, &send, quota, seed, &device));
+                        let run = AssertUnwindSafe(|| {
+                            attack_loop(i, &section, &train, &snapshots, &stop, &send, quota, seed, &device)
+                        });
                         if let Err(panic) = catch_unwind(run) {
-                            let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "unknown panic".into());
+                            let message = panic
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_else(|| "unknown panic".into());
                             let _ = fail.send(format!("attacker {i} panicked: {message}"));
                         }
                     })
@@ -120,7 +162,17 @@ impl Drop for Attackers {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn attack_loop(i: usize, section: &AdversarialSection, train: &Images, snapshots: &SnapshotCell, stop: &AtomicBool, send: &Sender<Delivery>, quota: usize, seed: u64, device: &Device) {
+fn attack_loop(
+    i: usize,
+    section: &AdversarialSection,
+    train: &Images,
+    snapshots: &SnapshotCell,
+    stop: &AtomicBool,
+    send: &Sender<Delivery>,
+    quota: usize,
+    seed: u64,
+    device: &Device,
+) {
     let mut rng = StdRng::seed_from_u64(seed ^ (0xA77A_C0DE + i as u64));
     let mut version = None;
     let mut made = 0;
@@ -141,7 +193,8 @@ fn attack_loop(i: usize, section: &AdversarialSection, train: &Images, snapshots
         let layer = section.layers[turn % section.layers.len()];
         turn += 1;
         let indices: Vec<usize> = (0..section.attack_batch).map(|_| rng.random_range(0..train.len())).collect();
-        let delivery = generate(&snapshot.model, layer, train, &indices, section, snapshot.version, rng.random(), device);
+        let delivery =
+            generate(&snapshot.model, layer, train, &indices, section, snapshot.version, rng.random(), device);
         made += section.attack_batch;
         let mut pending = delivery;
         loop {

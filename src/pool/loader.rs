@@ -10,10 +10,10 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use super::Error;
 use super::attacker::{Attackers, Delivery, generate};
 use super::snapshot::SnapshotCell;
 use super::store::Pool;
-use super::Error;
 use crate::data::Images;
 use crate::recipe::{AdversarialSection, PoolSchedule};
 
@@ -76,9 +76,22 @@ pub struct AdversarialLoader {
 impl AdversarialLoader {
     /// Pools for `section.layers` (`widths[i]`: the width of layer `section.layers[i]`), fed from
     /// snapshots in `snapshots`; starts the attacker threads.
-    pub fn new(section: &AdversarialSection, train: Arc<Images>, widths: &[usize], snapshots: Arc<SnapshotCell>, seed: u64, device: &Device) -> AdversarialLoader {
-        let pools = section.layers.iter().zip(widths).map(|(&layer, &width)| Pool::new(layer, width, section.pool_size, seed ^ (0x9001 + layer as u64))).collect();
-        let attackers = (section.attackers > 0).then(|| Attackers::spawn(section, train.clone(), snapshots.clone(), seed, device));
+    pub fn new(
+        section: &AdversarialSection,
+        train: Arc<Images>,
+        widths: &[usize],
+        snapshots: Arc<SnapshotCell>,
+        seed: u64,
+        device: &Device,
+    ) -> AdversarialLoader {
+        let pools = section
+            .layers
+            .iter()
+            .zip(widths)
+            .map(|(&layer, &width)| Pool::new(layer, width, section.pool_size, seed ^ (0x9001 + layer as u64)))
+            .collect();
+        let attackers =
+            (section.attackers > 0).then(|| Attackers::spawn(section, train.clone(), snapshots.clone(), seed, device));
         AdversarialLoader {
             section: section.clone(),
             pools,
@@ -115,9 +128,19 @@ impl AdversarialLoader {
             let mut left = per_layer;
             while left > 0 {
                 let n = left.min(self.section.attack_batch);
-                let indices: Vec<usize> = (0..n).map(|_| rand::Rng::random_range(&mut self.rng, 0..self.train.len())).collect();
+                let indices: Vec<usize> =
+                    (0..n).map(|_| rand::Rng::random_range(&mut self.rng, 0..self.train.len())).collect();
                 let seed = rand::Rng::random(&mut self.rng);
-                let d = generate(&snapshot.model, layer, &self.train, &indices, &self.section, snapshot.version, seed, &self.device);
+                let d = generate(
+                    &snapshot.model,
+                    layer,
+                    &self.train,
+                    &indices,
+                    &self.section,
+                    snapshot.version,
+                    seed,
+                    &self.device,
+                );
                 self.take(d);
                 left -= n;
             }

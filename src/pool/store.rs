@@ -48,7 +48,15 @@ pub struct Draw {
 
 impl Pool {
     pub fn new(layer: usize, width: usize, capacity: usize, seed: u64) -> Pool {
-        Pool { layer, width, capacity, rows: Vec::new(), entries: Vec::new(), written: 0, rng: StdRng::seed_from_u64(seed) }
+        Pool {
+            layer,
+            width,
+            capacity,
+            rows: Vec::new(),
+            entries: Vec::new(),
+            written: 0,
+            rng: StdRng::seed_from_u64(seed),
+        }
     }
 
     pub fn len(&self) -> usize {

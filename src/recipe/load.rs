@@ -130,7 +130,9 @@ fn validate(r: &Recipe) -> Result<(), (&'static str, String)> {
     fn check(ok: bool, key: &'static str, message: impl FnOnce() -> String) -> Result<(), (&'static str, String)> {
         if ok { Ok(()) } else { Err((key, message())) }
     }
-    let name_ok = !r.name.is_empty() && r.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !r.name.starts_with('.');
+    let name_ok = !r.name.is_empty()
+        && r.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !r.name.starts_with('.');
     check(name_ok, "name", || format!("{:?} is not a run name: use letters, digits, '-', '_' and '.'", r.name))?;
     let spec = zoo::spec(&r.model.arch, [1, 28, 28], 10);
     check(spec.is_some(), "model.arch", || {
@@ -175,7 +177,10 @@ fn validate_adversarial(a: &crate::recipe::AdversarialSection, layers: usize) ->
         return err("adversarial.layers", "name at least one layer (0: the inputs)".into());
     }
     if let Some(&k) = a.layers.iter().find(|&&k| k >= layers) {
-        return err("adversarial.layers", format!("layer {k} is out of range: the model has layers 0 (the inputs) to {}", layers.saturating_sub(1)));
+        return err(
+            "adversarial.layers",
+            format!("layer {k} is out of range: the model has layers 0 (the inputs) to {}", layers.saturating_sub(1)),
+        );
     }
     if !(a.ratio > 0.0 && a.ratio < 1.0) {
         return err("adversarial.ratio", format!("{} is not a share in (0, 1)", a.ratio));
@@ -189,7 +194,14 @@ fn validate_adversarial(a: &crate::recipe::AdversarialSection, layers: usize) ->
     if !(a.epsilon.is_finite() && a.epsilon > 0.0) {
         return err("adversarial.epsilon", format!("{} is not a positive radius", a.epsilon));
     }
-    for (key, value) in [("adversarial.steps", a.steps), ("adversarial.search_steps", a.search_steps), ("adversarial.iterations", a.iterations), ("adversarial.attack_batch", a.attack_batch), ("adversarial.snapshot_every", a.snapshot_every), ("adversarial.max_staleness", a.max_staleness)] {
+    for (key, value) in [
+        ("adversarial.steps", a.steps),
+        ("adversarial.search_steps", a.search_steps),
+        ("adversarial.iterations", a.iterations),
+        ("adversarial.attack_batch", a.attack_batch),
+        ("adversarial.snapshot_every", a.snapshot_every),
+        ("adversarial.max_staleness", a.max_staleness),
+    ] {
         if value == 0 {
             return err(key, "must be at least 1".into());
         }
@@ -199,11 +211,21 @@ fn validate_adversarial(a: &crate::recipe::AdversarialSection, layers: usize) ->
 
 fn validate_pretrain(p: &PretrainSection, r: &Recipe) -> Result<(), (&'static str, String)> {
     let first_is_sigmoid_dense = zoo::spec(&r.model.arch, [1, 28, 28], 10).is_some_and(|s| {
-        s.layers.len() == 2 && matches!(s.layers[0], crate::model::LayerSpec::Dense { nonlinearity: crate::model::Nonlinearity::Sigmoid, .. })
+        s.layers.len() == 2
+            && matches!(
+                s.layers[0],
+                crate::model::LayerSpec::Dense { nonlinearity: crate::model::Nonlinearity::Sigmoid, .. }
+            )
     });
     let err = |key, message: String| Err((key, message));
     if !first_is_sigmoid_dense {
-        return err("pretrain", format!("autoencoder pretraining needs a one-hidden-layer sigmoid model such as ae400-10, not {}", r.model.arch));
+        return err(
+            "pretrain",
+            format!(
+                "autoencoder pretraining needs a one-hidden-layer sigmoid model such as ae400-10, not {}",
+                r.model.arch
+            ),
+        );
     }
     if !(p.learning_rate.is_finite() && p.learning_rate > 0.0) {
         return err("pretrain.learning_rate", format!("{} is not a positive learning rate", p.learning_rate));

@@ -4,4 +4,7 @@ pub mod load;
 pub mod schema;
 
 pub use load::{Error, load, model_spec, parse, to_toml};
-pub use schema::{AdversarialSection, PoolAttack, PoolSchedule, DataSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection, PretrainSection, Recipe, Schedule, TrainSection};
+pub use schema::{
+    AdversarialSection, DataSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection, PoolAttack,
+    PoolSchedule, PretrainSection, Recipe, Schedule, TrainSection,
+};

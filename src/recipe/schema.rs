@@ -57,7 +57,14 @@ pub struct DataSection {
 
 impl Default for DataSection {
     fn default() -> Self {
-        DataSection { dataset: defaults::dataset(), split: Split::Full, validation: 0, subset: 0, test_subset: 0, dir: None }
+        DataSection {
+            dataset: defaults::dataset(),
+            split: Split::Full,
+            validation: 0,
+            subset: 0,
+            test_subset: 0,
+            dir: None,
+        }
     }
 }
 

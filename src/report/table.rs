@@ -21,8 +21,13 @@ impl Table {
     }
 
     pub fn csv(&self) -> String {
-        let field = |c: &String| if c.contains([',', '"', '\n']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.clone() };
-        std::iter::once(&self.header).chain(&self.rows).map(|r| r.iter().map(field).collect::<Vec<_>>().join(",") + "\n").collect()
+        let field = |c: &String| {
+            if c.contains([',', '"', '\n']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.clone() }
+        };
+        std::iter::once(&self.header)
+            .chain(&self.rows)
+            .map(|r| r.iter().map(field).collect::<Vec<_>>().join(",") + "\n")
+            .collect()
     }
 }
 

@@ -75,8 +75,8 @@ impl Checkpoint {
         };
         let state_path = dir.join(STATE_FILE);
         let text = fs::read_to_string(&state_path).map_err(io(&state_path))?;
-        let state = serde_json::from_str(&text)
-            .map_err(|e| Error::Load { path: state_path.clone(), reason: e.to_string() })?;
+        let state =
+            serde_json::from_str(&text).map_err(|e| Error::Load { path: state_path.clone(), reason: e.to_string() })?;
         let recipe = recipe::load(&dir.join(RECIPE_FILE), &[])?;
         Ok(Checkpoint { dir, state, recipe })
     }
@@ -100,7 +100,13 @@ impl Checkpoint {
 
     /// Writes a checkpoint of epoch `state.epoch` into `run_dir` and points `latest` at it; older
     /// checkpoint folders are then removed.
-    pub fn save(run_dir: &Path, recipe: &Recipe, model: &Stack, optimizer: &ModuleOptimizer, state: &SavedState) -> Result<PathBuf, Error> {
+    pub fn save(
+        run_dir: &Path,
+        recipe: &Recipe,
+        model: &Stack,
+        optimizer: &ModuleOptimizer,
+        state: &SavedState,
+    ) -> Result<PathBuf, Error> {
         let name = format!("epoch-{:04}", state.epoch);
         let final_dir = run_dir.join(&name);
         let tmp = run_dir.join(format!(".{name}.tmp"));
@@ -109,7 +115,10 @@ impl Checkpoint {
         }
         fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         let model_path = tmp.join(MODEL_FILE);
-        model.clone().save_file(&model_path).map_err(|e| Error::Io { path: model_path.clone(), reason: e.to_string() })?;
+        model
+            .clone()
+            .save_file(&model_path)
+            .map_err(|e| Error::Io { path: model_path.clone(), reason: e.to_string() })?;
         let optim_path = tmp.join(OPTIMIZER_FILE);
         optimizer.save(&optim_path).map_err(|e| Error::Io { path: optim_path.clone(), reason: e.to_string() })?;
         write_synced(&tmp.join(STATE_FILE), serde_json::to_string_pretty(state).expect("state serialises").as_bytes())?;
@@ -165,7 +174,12 @@ impl Hook for Checkpointer {
     fn on_epoch_end(&mut self, run: &RunInfo, state: &TrainState, _metrics: &EpochMetrics) -> Result<(), HookError> {
         let every = run.recipe.output.checkpoint_every;
         if state.epoch % every == 0 || state.epoch == run.recipe.train.epochs {
-            let saved = SavedState { epoch: state.epoch, step: state.step, seed: run.recipe.seed, history: state.history.to_vec() };
+            let saved = SavedState {
+                epoch: state.epoch,
+                step: state.step,
+                seed: run.recipe.seed,
+                history: state.history.to_vec(),
+            };
             Checkpoint::save(run.run_dir, run.recipe, state.model, state.optimizer, &saved)?;
         }
         Ok(())

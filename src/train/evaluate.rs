@@ -27,4 +27,3 @@ pub fn error_rate(model: &Stack, images: &DeviceImages) -> f64 {
 pub fn wrong(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
     logits.argmax(1).flatten::<1>(0, 1).not_equal(labels).int().sum()
 }
-

@@ -12,8 +12,8 @@ pub mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpointer};
 pub use evaluate::error_rate;
-pub use publisher::SnapshotPublisher;
 pub use hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
+pub use publisher::SnapshotPublisher;
 pub use tensorboard::{MetricsFile, TensorBoard};
 pub use trainer::{StepOutput, TrainOptions, run_dir, train, train_step};
 

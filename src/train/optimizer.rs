@@ -13,7 +13,10 @@ pub fn build(section: &OptimizerSection) -> ModuleOptimizer {
     match section.kind {
         OptimizerKind::Sgd => {
             let momentum = (section.momentum > 0.0).then(|| {
-                MomentumConfig::new().with_momentum(section.momentum).with_dampening(0.0).with_nesterov(section.nesterov)
+                MomentumConfig::new()
+                    .with_momentum(section.momentum)
+                    .with_dampening(0.0)
+                    .with_nesterov(section.nesterov)
             });
             SgdConfig::new().with_momentum(momentum).init()
         }
@@ -49,7 +52,15 @@ mod tests {
     use super::*;
 
     fn section(schedule: Schedule) -> OptimizerSection {
-        OptimizerSection { kind: OptimizerKind::Sgd, learning_rate: 1.0, momentum: 0.9, nesterov: true, schedule, warmup: 0.25, final_fraction: 0.0 }
+        OptimizerSection {
+            kind: OptimizerKind::Sgd,
+            learning_rate: 1.0,
+            momentum: 0.9,
+            nesterov: true,
+            schedule,
+            warmup: 0.25,
+            final_fraction: 0.0,
+        }
     }
 
     #[test]

@@ -34,7 +34,13 @@ fn sparsity_penalty(hidden: Tensor<2>, rho: f64) -> Tensor<1> {
 }
 
 /// Pretrains `model` (a one-hidden-layer sigmoid stack) on `train`; returns it with both layers set.
-pub fn pretrain(mut model: Stack, train: &DeviceImages, recipe: &Recipe, p: &PretrainSection, device: &Device) -> Stack {
+pub fn pretrain(
+    mut model: Stack,
+    train: &DeviceImages,
+    recipe: &Recipe,
+    p: &PretrainSection,
+    device: &Device,
+) -> Stack {
     let Layer::Dense(first) = &model.layers[0] else {
         unreachable!("the recipe check allows pretraining of dense first layers only")
     };

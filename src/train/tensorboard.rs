@@ -101,6 +101,7 @@ impl Hook for MetricsFile {
 /// Reads the `metrics.json` of the run in `run_dir`.
 pub fn read_metrics(run_dir: &std::path::Path) -> Result<RunSummary, super::checkpoint::Error> {
     let path = run_dir.join(METRICS_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| super::checkpoint::Error::Io { path: path.clone(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| super::checkpoint::Error::Io { path: path.clone(), reason: e.to_string() })?;
     serde_json::from_str(&text).map_err(|e| super::checkpoint::Error::Load { path, reason: e.to_string() })
 }

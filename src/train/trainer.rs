@@ -13,12 +13,12 @@ use burn::prelude::*;
 use super::checkpoint::{self, Checkpoint, RECIPE_FILE};
 use super::evaluate::{error_rate, wrong};
 use super::hook::{EpochMetrics, Hook, RunInfo, RunSummary, StepInfo, TrainState};
+use super::publisher::SnapshotPublisher;
 use super::{optimizer, pretrain};
 use crate::backend::DeviceChoice;
 use crate::data::{Batch, DeviceImages, Splits, shuffled_batches};
-use super::publisher::SnapshotPublisher;
-use crate::pool::{AdversarialLoader, LayerBatch, SnapshotCell};
 use crate::model::{Stack, cross_entropy};
+use crate::pool::{AdversarialLoader, LayerBatch, SnapshotCell};
 use crate::recipe::{self, Recipe};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,9 @@ pub enum Error {
     Hook { hook: String, message: String },
     #[error("{path}: cannot prepare the run folder: {reason}")]
     RunDir { path: PathBuf, reason: String },
-    #[error("{path}: the checkpoint was made by a different recipe ({key} differs); train without --resume to start over")]
+    #[error(
+        "{path}: the checkpoint was made by a different recipe ({key} differs); train without --resume to start over"
+    )]
     RecipeChanged { path: PathBuf, key: String },
     #[error("the training split is empty (data.subset / data.validation leave no image)")]
     NoTrainingData,
@@ -77,7 +79,14 @@ pub struct StepOutput {
 /// all of them (a layer-k pool example through `forward_from(k, ·)`, so it trains the layers above
 /// k) plus the paper's weight decay `λ/N · Σ w²`, backward, update. `model` must live on an
 /// autodiff device. The returned logits are the clean batch's.
-pub fn train_step(model: Stack, optim: &mut ModuleOptimizer, batch: Batch, adversarial: &[LayerBatch], learning_rate: f64, weight_decay: f64) -> StepOutput {
+pub fn train_step(
+    model: Stack,
+    optim: &mut ModuleOptimizer,
+    batch: Batch,
+    adversarial: &[LayerBatch],
+    learning_rate: f64,
+    weight_decay: f64,
+) -> StepOutput {
     let batch = batch.autodiff();
     let clean = batch.len();
     let logits = model.forward(batch.inputs);
@@ -102,7 +111,13 @@ pub fn train_step(model: Stack, optim: &mut ModuleOptimizer, batch: Batch, adver
 }
 
 /// Trains `recipe` on `splits` on `device`, calling `hooks` in order; returns the final figures.
-pub fn train(recipe: &Recipe, splits: &Splits, device: &Device, options: &TrainOptions, hooks: &mut [Box<dyn Hook>]) -> Result<RunSummary, Error> {
+pub fn train(
+    recipe: &Recipe,
+    splits: &Splits,
+    device: &Device,
+    options: &TrainOptions,
+    hooks: &mut [Box<dyn Hook>],
+) -> Result<RunSummary, Error> {
     let run_dir = run_dir(recipe);
     let train = match recipe.data.subset {
         0 => splits.train.clone(),
@@ -159,8 +174,16 @@ pub fn train(recipe: &Recipe, splits: &Splits, device: &Device, options: &TrainO
     let mut pools = recipe.adversarial.as_ref().map(|section| {
         let cell = Arc::new(SnapshotCell::default());
         cell.publish(&model, step);
-        let widths: Vec<usize> = section.layers.iter().map(|&k| if k == 0 { spec.inputs() } else { spec.layers[k - 1].outputs() }).collect();
-        let loader = AdversarialLoader::new(section, Arc::new(train.clone()), &widths, cell.clone(), epoch_seed(recipe.seed ^ 0xAD7, start_epoch), device);
+        let widths: Vec<usize> =
+            section.layers.iter().map(|&k| if k == 0 { spec.inputs() } else { spec.layers[k - 1].outputs() }).collect();
+        let loader = AdversarialLoader::new(
+            section,
+            Arc::new(train.clone()),
+            &widths,
+            cell.clone(),
+            epoch_seed(recipe.seed ^ 0xAD7, start_epoch),
+            device,
+        );
         (loader, SnapshotPublisher { cell, every: section.snapshot_every as u64 })
     });
     for epoch in start_epoch + 1..=recipe.train.epochs {
@@ -231,7 +254,11 @@ pub fn train(recipe: &Recipe, splits: &Splits, device: &Device, options: &TrainO
         train_error: error_rate(&valid, &train_set),
         test_error: last.map_or_else(|| error_rate(&valid, &test_set), |m| m.test_error),
         validation_error: last.and_then(|m| m.validation_error),
-        seconds_per_epoch: if train_seconds.is_empty() { 0.0 } else { train_seconds.iter().sum::<f64>() / train_seconds.len() as f64 },
+        seconds_per_epoch: if train_seconds.is_empty() {
+            0.0
+        } else {
+            train_seconds.iter().sum::<f64>() / train_seconds.len() as f64
+        },
         history: history.clone(),
     };
     let state = TrainState { model: &model, optimizer: &optim, epoch: recipe.train.epochs, step, history: &history };
@@ -254,7 +281,8 @@ fn start_fresh(run_dir: &Path, recipe: &Recipe) -> Result<(), Error> {
 
 /// A resumed run must be the run the checkpoint belongs to (the device may differ).
 fn check_same_recipe(ckpt: &Checkpoint, recipe: &Recipe) -> Result<(), Error> {
-    let saved = toml::Value::try_from(&Recipe { device: recipe.device, ..ckpt.recipe.clone() }).expect("recipes serialise");
+    let saved =
+        toml::Value::try_from(&Recipe { device: recipe.device, ..ckpt.recipe.clone() }).expect("recipes serialise");
     let now = toml::Value::try_from(recipe).expect("recipes serialise");
     match first_difference(&saved, &now, "") {
         None => Ok(()),

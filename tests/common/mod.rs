@@ -35,10 +35,7 @@ pub fn repo() -> PathBuf {
 
 /// Writes a recipe for a short real run into `dir`, its run folder under `dir` too.
 pub fn quick_recipe(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let text = format!(
-        "name = \"{name}\"\nseed = 3\n{body}\n[output]\ndir = \"{}\"\n",
-        dir.join("runs").display()
-    );
+    let text = format!("name = \"{name}\"\nseed = 3\n{body}\n[output]\ndir = \"{}\"\n", dir.join("runs").display());
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
     path
