@@ -2,7 +2,6 @@
 //! epoch over MNIST's 60,000 training images. Compare with `benches/pytorch_epoch.py` on the same
 //! machine (README reports both).
 
-use burn::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 use blindspot::data::{Dataset, DatasetName, DeviceImages, shuffled_batches};

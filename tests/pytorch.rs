@@ -3,7 +3,6 @@
 
 mod common;
 
-use burn::prelude::*;
 
 use blindspot::DeviceChoice;
 use blindspot::data::{Dataset, DatasetName, DeviceImages};
