@@ -235,3 +235,52 @@ fn reproduce_quick_trains_what_is_missing_and_prints_the_paper_beside_ours() {
     assert!(stderr(&again).contains("fc100-100-10-p2: trained already"), "{}", stderr(&again));
     assert!(!stderr(&again).contains("training"));
 }
+
+#[test]
+fn compare_trains_every_recipe_for_every_seed_and_reuses_finished_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wd = repo().join("recipes/fc100-100-10-weight-decay.toml");
+    let pools = repo().join("recipes/fc100-100-10-adversarial.toml");
+    let output = tmp.path().join("cmp");
+    let args = [
+        "compare",
+        wd.to_str().unwrap(),
+        pools.to_str().unwrap(),
+        "--seeds",
+        "2",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "data.subset=4000",
+        "--set",
+        "train.batch_size=32",
+        "--output",
+        output.to_str().unwrap(),
+        "--distortion-images",
+        "10",
+        "--pgd-images",
+        "100",
+        "--json",
+    ];
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let recipes = c["recipes"].as_array().unwrap();
+    assert_eq!(recipes.len(), 2);
+    for r in recipes {
+        let runs = r["runs"].as_array().unwrap();
+        assert_eq!(runs.iter().map(|x| x["seed"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 2]);
+        for x in runs {
+            assert!(x["test_error"].as_f64().unwrap() < 0.25, "{x}");
+            let acc = x["pgd_accuracy"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&acc));
+            assert!(x["mean_distortion"].as_f64().unwrap() > 0.0);
+        }
+    }
+    assert!(output.join("fc100-100-10-adversarial-seed2/metrics.json").is_file());
+    let again = run(&args);
+    assert!(again.status.success());
+    assert!(!stderr(&again).contains("training ("), "{}", stderr(&again));
+    let table = stdout(&run(&args[..args.len() - 1]));
+    assert!(table.starts_with("| recipe | seeds | test error |"), "{table}");
+}

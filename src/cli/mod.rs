@@ -1,6 +1,7 @@
 //! The `blindspot` command line: each file parses one command's arguments and calls the library.
 
 mod attack;
+mod compare;
 mod eval;
 mod exchange;
 mod models;
@@ -52,6 +53,8 @@ enum Command {
     Import(exchange::ImportArgs),
     /// Write a checkpoint's weights for PyTorch (safetensors, nn.Sequential naming).
     Export(exchange::ExportArgs),
+    /// Train recipes for several seeds and compare test error, robustness and training time.
+    Compare(compare::Args),
     /// Check or show recipe files.
     #[command(subcommand)]
     Recipe(recipe::Command),
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Attack(args) => attack::run(args),
         Command::Transfer(args) => transfer::run(args),
         Command::Reproduce(args) => reproduce::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Units(args) => units::run(args),
         Command::Import(args) => exchange::import(args),
         Command::Export(args) => exchange::export(args),

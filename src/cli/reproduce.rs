@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 
-use blindspot::experiments::reproduce::{Experiment, Progress, ReproduceOptions, paper, reproduce};
+use blindspot::experiments::reproduce::{Experiment, ReproduceOptions, paper, reproduce};
+use blindspot::experiments::runs::Progress;
 use blindspot::train::Hook;
 use blindspot::{DeviceChoice, Error};
 
@@ -32,8 +33,15 @@ pub struct Args {
     json: bool,
 }
 
-struct Terminal {
+/// Progress on stderr: lines, a training progress display, a bar while attacking.
+pub struct Terminal {
     bar: Option<ProgressBar>,
+}
+
+impl Terminal {
+    pub fn new() -> Terminal {
+        Terminal { bar: None }
+    }
 }
 
 impl Progress for Terminal {
@@ -64,7 +72,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         output: args.output,
         n: args.n,
     };
-    let mut terminal = Terminal { bar: None };
+    let mut terminal = Terminal::new();
     let result = reproduce(&options, &mut terminal)?;
     terminal.message("");
     if args.json {

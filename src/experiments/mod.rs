@@ -2,10 +2,12 @@
 //! paper's measurements.
 
 pub mod attack;
+pub mod compare;
 pub mod eval;
 pub mod exchange;
 pub mod loaded;
 pub mod reproduce;
+pub mod runs;
 pub mod transfer;
 pub mod units;
 

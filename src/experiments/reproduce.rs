@@ -16,7 +16,8 @@ use crate::attack::{LbfgsAttackConfig, PgdConfig, TargetKind};
 use crate::backend::DeviceChoice;
 use crate::recipe;
 use crate::report::table::{Table, percent};
-use crate::train::{self, Checkpoint, Hook, RunSummary, TrainOptions};
+use super::runs::{Progress, trained};
+use crate::train::{self, RunSummary};
 
 /// The paper's figures we compare against.
 #[derive(Debug, Clone, Deserialize)]
@@ -105,13 +106,6 @@ pub enum Reproduction {
     Transfer { experiment: Experiment, table: TransferTable },
 }
 
-/// Progress reports: a line to show, or hooks for a training run.
-pub trait Progress {
-    fn message(&mut self, line: &str);
-    fn training_hooks(&mut self) -> Vec<Box<dyn Hook>>;
-    fn attacked(&mut self, done: usize, total: usize);
-}
-
 fn n_images(options: &ReproduceOptions) -> usize {
     options.n.unwrap_or(if options.quick { 20 } else { 100 })
 }
@@ -126,11 +120,7 @@ fn lbfgs(options: &ReproduceOptions) -> LbfgsAttackConfig {
 }
 
 /// The run folder of recipe `name`, trained first if it has no finished run there.
-fn ensure_trained(
-    name: &str,
-    options: &ReproduceOptions,
-    progress: &mut dyn Progress,
-) -> Result<PathBuf, crate::Error> {
+fn ensure_trained(name: &str, options: &ReproduceOptions, progress: &mut dyn Progress) -> Result<PathBuf, crate::Error> {
     let output = if options.quick { options.output.join("quick") } else { options.output.clone() };
     let mut sets = vec![format!("output.dir={:?}", output.display().to_string())];
     let path = options.recipes.join(format!("{name}.toml"));
@@ -143,23 +133,7 @@ fn ensure_trained(
     }
     let mut r = recipe::load(&path, &sets)?;
     r.device = options.device;
-    let run_dir = train::run_dir(&r);
-    if run_dir.join(train::tensorboard::METRICS_FILE).is_file() {
-        if let Ok(Some(ckpt)) = Checkpoint::latest(&run_dir) {
-            if same_run(&ckpt.recipe, &r) {
-                progress.message(&format!("{name}: trained already ({})", run_dir.display()));
-                return Ok(run_dir);
-            }
-        }
-    }
-    progress.message(&format!("{name}: training ({} epochs) into {}", r.train.epochs, run_dir.display()));
-    train::run(&r, &TrainOptions { device: options.device, resume: true }, progress.training_hooks())?;
-    Ok(run_dir)
-}
-
-/// Whether two recipes describe the same run (the device aside).
-fn same_run(a: &recipe::Recipe, b: &recipe::Recipe) -> bool {
-    recipe::Recipe { device: b.device, ..a.clone() } == *b
+    trained(&r, progress)
 }
 
 fn load_all(

@@ -1,0 +1,59 @@
+use std::path::PathBuf;
+
+use blindspot::experiments::compare::{CompareOptions, compare};
+use blindspot::experiments::runs::Progress;
+use blindspot::{DeviceChoice, Error};
+
+use super::print_json;
+use super::reproduce::Terminal;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The recipes to compare, e.g. recipes/fc100-100-10-weight-decay.toml recipes/fc100-100-10-dropout.toml.
+    #[arg(required = true, num_args = 1..)]
+    recipes: Vec<PathBuf>,
+    /// Train each recipe with seeds 1..=K.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Override a key of every recipe, e.g. --set train.epochs=5 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Parent folder of the runs (<output>/<name>-seed<K>); finished runs are reused.
+    #[arg(long, default_value = "checkpoints/compare")]
+    output: PathBuf,
+    /// Test images for the mean minimal L-BFGS distortion.
+    #[arg(long, default_value_t = 100)]
+    distortion_images: usize,
+    /// Test images for the PGD accuracy.
+    #[arg(long, default_value_t = 1000)]
+    pgd_images: usize,
+    /// PGD radius (L∞, 20 steps, random start).
+    #[arg(long, default_value_t = 0.1)]
+    pgd_epsilon: f64,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
+    /// Print JSON (every run's figures) instead of the Markdown table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Error> {
+    let options = CompareOptions {
+        recipes: args.recipes,
+        seeds: args.seeds.max(1),
+        sets: args.sets,
+        output: args.output,
+        device: args.device,
+        distortion_images: args.distortion_images,
+        pgd_images: args.pgd_images,
+        pgd_epsilon: args.pgd_epsilon,
+    };
+    let mut terminal = Terminal::new();
+    let comparison = compare(&options, &mut terminal)?;
+    terminal.message("");
+    if args.json {
+        return print_json(&comparison);
+    }
+    print!("{}", comparison.table().markdown());
+    Ok(())
+}

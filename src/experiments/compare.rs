@@ -1,0 +1,158 @@
+//! `blindspot compare`: trains each recipe for each seed and puts clean test error, robustness
+//! (mean minimal L-BFGS distortion on fixed test images, accuracy under PGD at a stated ε) and
+//! training time side by side: how users compare weight decay, dropout and adversarial pools.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::attack::{AttackMethod, AttackOptions, run_attack};
+use super::loaded::{ImageSet, LoadedModel};
+use super::runs::{Progress, trained};
+use crate::attack::{self, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
+use crate::backend::DeviceChoice;
+use crate::data::DeviceImages;
+use crate::recipe;
+use crate::report::table::Table;
+use crate::train::tensorboard::read_metrics;
+
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    pub recipes: Vec<PathBuf>,
+    /// Seeds 1..=seeds for every recipe.
+    pub seeds: u64,
+    /// Overrides applied to every recipe (`train.epochs=5`, ...).
+    pub sets: Vec<String>,
+    /// Parent folder of the runs (`<output>/<name>-seed<k>`).
+    pub output: PathBuf,
+    pub device: DeviceChoice,
+    /// Test images for the L-BFGS distortion (the first N each model classifies correctly).
+    pub distortion_images: usize,
+    /// Test images for the PGD accuracy (the first N).
+    pub pgd_images: usize,
+    pub pgd_epsilon: f64,
+}
+
+/// One trained run's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFigures {
+    pub seed: u64,
+    pub test_error: f64,
+    pub mean_distortion: f64,
+    pub pgd_accuracy: f64,
+    pub train_seconds: f64,
+}
+
+/// A recipe's figures over its seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipeFigures {
+    pub recipe: String,
+    pub runs: Vec<RunFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub pgd_epsilon: f64,
+    pub distortion_images: usize,
+    pub pgd_images: usize,
+    pub recipes: Vec<RecipeFigures>,
+}
+
+/// Mean and sample standard deviation.
+pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n.max(1.0);
+    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, var.sqrt())
+}
+
+/// Accuracy of `loaded` on PGD (L∞ `epsilon`, 20 steps, random start) adversarials of the first `n` test images.
+fn pgd_accuracy(loaded: &LoadedModel, n: usize, epsilon: f64, device: &Device) -> Result<f64, crate::Error> {
+    let images = DeviceImages::new(&loaded.images(ImageSet::Test).head(n), device);
+    let surface = Surface::new(&loaded.model, 0).map_err(super::attack::Error::from)?;
+    let config = PgdConfig { norm: Norm::Linf, epsilon, step_size: 2.5 * epsilon / 20.0, steps: 20, random_start: true };
+    device.seed(1);
+    let mut right = 0usize;
+    for batch in images.in_order(500) {
+        let goal = TargetKind::Untargeted.goal(&batch.labels, loaded.model.forward(batch.inputs.clone()), 0).map_err(super::attack::Error::from)?;
+        let adv = attack::pgd(&surface, batch.inputs, &goal, &config);
+        right += adv.success.iter().filter(|&&s| !s).count();
+    }
+    Ok(right as f64 / images.len().max(1) as f64)
+}
+
+/// Trains what is missing and measures every run.
+pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<Comparison, crate::Error> {
+    let device = options.device.device()?;
+    let mut recipes = Vec::new();
+    for path in &options.recipes {
+        let base = recipe::load(path, &options.sets)?;
+        let mut runs = Vec::new();
+        for seed in 1..=options.seeds {
+            let mut r = base.clone();
+            r.seed = seed;
+            r.name = format!("{}-seed{seed}", base.name);
+            r.output.dir = options.output.clone();
+            r.device = options.device;
+            let run_dir = trained(&r, progress)?;
+            let summary = read_metrics(&run_dir)?;
+            let loaded = LoadedModel::open(&run_dir, &device, None)?;
+            progress.message(&format!("{}: measuring robustness", r.name));
+            let lbfgs = AttackOptions {
+                method: AttackMethod::Lbfgs,
+                layer: 0,
+                images: ImageSet::Test,
+                n: options.distortion_images,
+                target: TargetKind::Random,
+                batch_size: 100,
+                seed: 1,
+                lbfgs: LbfgsAttackConfig::default(),
+                pgd: PgdConfig::default(),
+            };
+            let attacked = run_attack(&loaded, &lbfgs, &device, |done| progress.attacked(done, options.distortion_images))?;
+            runs.push(RunFigures {
+                seed,
+                test_error: summary.test_error,
+                mean_distortion: attacked.summary.mean_distortion,
+                pgd_accuracy: pgd_accuracy(&loaded, options.pgd_images, options.pgd_epsilon, &device)?,
+                train_seconds: summary.history.iter().map(|m| m.seconds).sum(),
+            });
+        }
+        recipes.push(RecipeFigures { recipe: base.name, runs });
+    }
+    Ok(Comparison { pgd_epsilon: options.pgd_epsilon, distortion_images: options.distortion_images, pgd_images: options.pgd_images, recipes })
+}
+
+impl Comparison {
+    pub fn table(&self) -> Table {
+        let header = vec![
+            "recipe".to_string(),
+            "seeds".into(),
+            "test error".into(),
+            "mean min. L-BFGS distortion".into(),
+            format!("PGD accuracy (ε = {})", self.pgd_epsilon),
+            "training time (s)".into(),
+        ];
+        let rows = self
+            .recipes
+            .iter()
+            .map(|r| {
+                let col = |f: fn(&RunFigures) -> f64| mean_sd(&r.runs.iter().map(f).collect::<Vec<_>>());
+                let (e, e_sd) = col(|x| x.test_error);
+                let (d, d_sd) = col(|x| x.mean_distortion);
+                let (p, p_sd) = col(|x| x.pgd_accuracy);
+                let (t, _) = col(|x| x.train_seconds);
+                vec![
+                    r.recipe.clone(),
+                    r.runs.len().to_string(),
+                    format!("{:.2}% ± {:.2}", 100.0 * e, 100.0 * e_sd),
+                    format!("{d:.4} ± {d_sd:.4}"),
+                    format!("{:.1}% ± {:.1}", 100.0 * p, 100.0 * p_sd),
+                    format!("{t:.0}"),
+                ]
+            })
+            .collect();
+        Table { header, rows }
+    }
+}

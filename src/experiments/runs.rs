@@ -1,0 +1,34 @@
+//! Runs that experiments need: a recipe's finished run is reused, a missing or unfinished one is
+//! trained (resuming what a killed run left).
+
+use std::path::PathBuf;
+
+use crate::recipe::Recipe;
+use crate::train::{self, Checkpoint, Hook, TrainOptions};
+
+/// Progress reports: a line to show, or hooks for a training run.
+pub trait Progress {
+    fn message(&mut self, line: &str);
+    fn training_hooks(&mut self) -> Vec<Box<dyn Hook>>;
+    fn attacked(&mut self, done: usize, total: usize);
+}
+
+/// The run folder of `recipe`, trained first unless it holds a finished run of the same recipe.
+pub fn trained(recipe: &Recipe, progress: &mut dyn Progress) -> Result<PathBuf, crate::Error> {
+    let run_dir = train::run_dir(recipe);
+    if run_dir.join(train::tensorboard::METRICS_FILE).is_file()
+        && let Ok(Some(ckpt)) = Checkpoint::latest(&run_dir)
+        && same_run(&ckpt.recipe, recipe)
+    {
+        progress.message(&format!("{}: trained already ({})", recipe.name, run_dir.display()));
+        return Ok(run_dir);
+    }
+    progress.message(&format!("{}: training ({} epochs) into {}", recipe.name, recipe.train.epochs, run_dir.display()));
+    train::run(recipe, &TrainOptions { device: recipe.device, resume: true }, progress.training_hooks())?;
+    Ok(run_dir)
+}
+
+/// Whether two recipes describe the same run (the device aside).
+fn same_run(a: &Recipe, b: &Recipe) -> bool {
+    Recipe { device: b.device, ..a.clone() } == *b
+}
