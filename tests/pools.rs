@@ -157,6 +157,22 @@ fn synchronous_pools_are_reproducible_bit_for_bit() {
     };
     assert_eq!(strip(&runs[0]), strip(&runs[1]));
     let m = metrics(&tmp.path().join("runs/one"));
+    // TensorBoard shows each pool's figures and a tile of input-pool examples every epoch.
+    let read = std::process::Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("tests/read_events.py"))
+        .arg(tmp.path().join("runs/one"))
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let tags: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let steps = m["history"].as_array().unwrap().iter().map(|e| e["step"].as_u64().unwrap()).collect::<Vec<_>>();
+    for tag in ["pool/layer0/fill", "pool/layer2/mean_staleness", "pool/layer0/success_rate", "pool/layer2/refresh_per_step"] {
+        let logged: Vec<u64> = tags[tag].as_array().unwrap_or_else(|| panic!("{tag} missing")).iter().map(|e| e[0].as_u64().unwrap()).collect();
+        assert_eq!(logged, steps, "{tag}");
+    }
+    let images = tags["__images__"]["pool/layer0/examples"].as_array().expect("pool images logged");
+    assert_eq!(images.len(), 2);
+    assert_eq!((images[0][1].as_u64(), images[0][2].as_u64()), (Some(112), Some(112)));
     let pools = m["history"][1]["pools"].as_array().unwrap();
     assert_eq!(pools.len(), 2);
     for p in pools {

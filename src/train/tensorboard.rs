@@ -3,7 +3,8 @@
 //! `epoch/train_loss`, `epoch/train_error`, `epoch/test_error`, `epoch/validation_error`,
 //! `epoch/examples_per_second`, and for each adversarial pool `pool/layer<K>/fill`, `mean_age`,
 //! `mean_staleness`, `max_staleness`, `success_rate`, `distortion`, `refresh_per_step`,
-//! `attack_examples_per_second` (x axis: the global step).
+//! `attack_examples_per_second`, and an image `pool/layer0/examples` of 16 input-pool examples
+//! (x axis: the global step).
 
 use tensorboard_rs::summary_writer::SummaryWriter;
 
@@ -47,8 +48,12 @@ impl Hook for TensorBoard {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, _run: &RunInfo, _state: &TrainState, m: &EpochMetrics) -> Result<(), HookError> {
+    fn on_epoch_end(&mut self, _run: &RunInfo, state: &TrainState, m: &EpochMetrics) -> Result<(), HookError> {
+        let tile = image_tile(state.pool_images);
         let w = self.writer()?;
+        if let Some((rgb, size)) = tile {
+            w.add_image("pool/layer0/examples", &rgb, &[3, size, size], m.step as usize);
+        }
         let step = m.step as usize;
         w.add_scalar("epoch/train_loss", m.train_loss as f32, step);
         w.add_scalar("epoch/train_error", m.train_error as f32, step);
@@ -79,6 +84,25 @@ impl Hook for TensorBoard {
         }
         Ok(())
     }
+}
+
+/// Up to 16 square grayscale images with values in [0, 1], laid out 4 × 4 as one square RGB image
+/// (interleaved, as tensorboard-rs wants it); `None` without images.
+fn image_tile(images: &[Vec<f32>]) -> Option<(Vec<u8>, usize)> {
+    let side = (images.first()?.len() as f64).sqrt() as usize;
+    let size = 4 * side;
+    let mut rgb = vec![0u8; size * size * 3];
+    for (k, image) in images.iter().take(16).enumerate() {
+        let (row0, col0) = ((k / 4) * side, (k % 4) * side);
+        for y in 0..side {
+            for x in 0..side {
+                let v = (image[y * side + x].clamp(0.0, 1.0) * 255.0).round() as u8;
+                let at = ((row0 + y) * size + col0 + x) * 3;
+                rgb[at..at + 3].copy_from_slice(&[v, v, v]);
+            }
+        }
+    }
+    Some((rgb, size))
 }
 
 /// The hook that writes `metrics.json` (the run's final figures) into the run folder.

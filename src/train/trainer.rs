@@ -237,7 +237,8 @@ pub fn train(
             pools: pools.as_mut().map(|(loader, _)| loader.epoch_stats(step)).unwrap_or_default(),
         };
         history.push(metrics.clone());
-        let state = TrainState { model: &model, optimizer: &optim, epoch, step, history: &history };
+        let pool_images = pools.as_mut().map(|(loader, _)| loader.sample_inputs(16)).unwrap_or_default();
+        let state = TrainState { model: &model, optimizer: &optim, epoch, step, history: &history, pool_images: &pool_images };
         for hook in hooks.iter_mut() {
             hook.on_epoch_end(&info, &state, &metrics).map_err(hook_error(hook.as_ref()))?;
         }
@@ -261,7 +262,7 @@ pub fn train(
         },
         history: history.clone(),
     };
-    let state = TrainState { model: &model, optimizer: &optim, epoch: recipe.train.epochs, step, history: &history };
+    let state = TrainState { model: &model, optimizer: &optim, epoch: recipe.train.epochs, step, history: &history, pool_images: &[] };
     for hook in hooks.iter_mut() {
         hook.on_run_end(&info, &state, &summary).map_err(hook_error(hook.as_ref()))?;
     }
