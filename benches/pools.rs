@@ -8,36 +8,28 @@ use std::sync::Arc;
 use burn::optim::ModuleOptimizer;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use blindspot::data::{Dataset, DatasetName, DeviceImages, shuffled_batches};
-use blindspot::model::zoo;
+mod common;
+
+use blindspot::Stack;
+use blindspot::data::{DeviceImages, shuffled_batches};
 use blindspot::pool::{AdversarialLoader, SnapshotCell};
-use blindspot::recipe::{self, OptimizerKind, OptimizerSection, Schedule};
-use blindspot::train::{optimizer, train_step};
-use blindspot::{DeviceChoice, Stack};
+use blindspot::recipe;
+use blindspot::train::{Regularizers, train_step};
+use common::{BATCH, LEARNING_RATE, Setup, WEIGHT_DECAY, sgd};
 
 const STEPS: usize = 100;
-const BATCH: usize = 128;
+
+fn weight_decay() -> Regularizers<'static> {
+    Regularizers { weight_decay: WEIGHT_DECAY, lipschitz: None }
+}
 
 fn bench(c: &mut Criterion) {
-    let data = Dataset::load(DatasetName::Mnist, None).unwrap();
-    let device = DeviceChoice::Cpu.device().unwrap();
-    let ad = device.clone().autodiff();
-    device.seed(1);
-    let spec = zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap();
-    let train = DeviceImages::new(&data.train, &device);
-    let shared = Arc::new(data.train.clone());
-    let section = OptimizerSection {
-        kind: OptimizerKind::Sgd,
-        learning_rate: 0.1,
-        momentum: 0.9,
-        nesterov: true,
-        schedule: Schedule::Constant,
-        warmup: 0.3,
-        final_fraction: 0.0,
-    };
+    let setup = Setup::new();
+    let (device, train) = (&setup.device, &setup.train);
+    let shared = Arc::new(setup.data.train.clone());
     let batches = shuffled_batches(train.len(), BATCH, 1);
-    let mut optim = optimizer::build(&section);
-    let mut model: Option<Stack> = Some(spec.init(&ad));
+    let mut optim = sgd();
+    let mut model: Option<Stack> = Some(setup.model("fc100-100-10").1);
     let mut step = 0u64;
 
     let mut group = c.benchmark_group("trainer throughput");
@@ -47,7 +39,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut last = None;
             for _ in 0..STEPS {
-                let out = train_step(model.take().unwrap(), &mut optim, train.batch(&batches[step as usize % batches.len()]), &[], 0.1, 1e-4);
+                let batch = train.batch(&batches[step as usize % batches.len()]);
+                let out = train_step(model.take().unwrap(), &mut optim, batch, &[], LEARNING_RATE, weight_decay());
                 step += 1;
                 last = Some(out.loss);
                 model = Some(out.model);
@@ -63,13 +56,13 @@ fn bench(c: &mut Criterion) {
         let pools = recipe::parse(&text, "bench", &[]).unwrap().adversarial.unwrap();
         let cell = Arc::new(SnapshotCell::default());
         cell.publish(model.as_ref().unwrap(), step);
-        let mut loader = AdversarialLoader::new(&pools, shared.clone(), &[784], cell.clone(), 1, &device);
+        let mut loader = AdversarialLoader::new(&pools, shared.clone(), &[784], cell.clone(), 1, device);
         // Fill the pool first.
         while loader.pools()[0].len() < pools.pool_size {
-            pooled_steps(&mut loader, &cell, &mut model, &mut optim, &mut step, &train, &batches);
+            pooled_steps(&mut loader, &cell, &mut model, &mut optim, &mut step, train, &batches);
         }
         group.bench_function(format!("pools on, {attackers} attacker threads"), |b| {
-            b.iter(|| pooled_steps(&mut loader, &cell, &mut model, &mut optim, &mut step, &train, &batches))
+            b.iter(|| pooled_steps(&mut loader, &cell, &mut model, &mut optim, &mut step, train, &batches))
         });
         loader.shutdown();
     }
@@ -90,7 +83,7 @@ fn pooled_steps(
     for _ in 0..STEPS {
         let adversarial = loader.draw(*step, BATCH, true).unwrap();
         let batch = train.batch(&batches[*step as usize % batches.len()]);
-        let out = train_step(model.take().unwrap(), optim, batch, &adversarial, 0.1, 1e-4);
+        let out = train_step(model.take().unwrap(), optim, batch, &adversarial, LEARNING_RATE, weight_decay());
         *step += 1;
         if *step % 50 == 0 {
             cell.publish(&out.model, *step);

@@ -1,52 +1,67 @@
-//! Speed of training FC100-100-10 on LibTorch CPU (batch 128): one optimizer step, and one full
-//! epoch over MNIST's 60,000 training images. Compare with `benches/pytorch_epoch.py` on the same
+//! Speed of training on LibTorch CPU (batch 128): one optimizer step of FC100-100-10 and of the
+//! convnet, each with weight decay alone and with the Lipschitz penalty added (one power-iteration
+//! step per layer per optimizer step: the regularizer's cost), and one full FC100-100-10 epoch over
+//! MNIST's 60,000 training images. Compare the epoch with `benches/pytorch_epoch.py` on the same
 //! machine (README reports both).
+
+mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use blindspot::data::{Dataset, DatasetName, DeviceImages, shuffled_batches};
-use blindspot::model::zoo;
-use blindspot::recipe::{OptimizerKind, OptimizerSection, Schedule};
-use blindspot::train::{optimizer, train_step};
+use blindspot::bounds::LipschitzPenalty;
+use blindspot::data::shuffled_batches;
+use blindspot::recipe::{LipschitzSection, PenaltyMode};
+use blindspot::train::{Regularizers, train_step};
+use common::{BATCH, LEARNING_RATE, Setup, WEIGHT_DECAY, sgd};
 
 fn bench(c: &mut Criterion) {
-    let data = Dataset::load(DatasetName::Mnist, None).expect("MNIST in data/mnist");
-    let device = blindspot::DeviceChoice::Cpu.device().unwrap();
-    let ad = device.clone().autodiff();
-    device.seed(1);
-    let spec = zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap();
-    let train = DeviceImages::new(&data.train, &device);
-    let section = OptimizerSection {
-        kind: OptimizerKind::Sgd,
-        learning_rate: 0.1,
-        momentum: 0.9,
-        nesterov: true,
-        schedule: Schedule::Constant,
-        warmup: 0.3,
-        final_fraction: 0.0,
-    };
-    let mut optim = optimizer::build(&section);
-    let mut model = Some(spec.init(&ad));
-    let batches = shuffled_batches(train.len(), 128, 1);
+    let setup = Setup::new();
+    let batches = shuffled_batches(setup.train.len(), BATCH, 1);
+    let section = LipschitzSection { weight: 1e-3, mode: PenaltyMode::Sum, target: 1.0, iterations: 1, layers: vec![] };
 
-    let mut i = 0;
-    c.bench_function("fc100-100-10 train step (batch 128, libtorch cpu)", |b| {
-        b.iter(|| {
-            let batch = train.batch(&batches[i % batches.len()]);
-            i += 1;
-            let out = train_step(model.take().unwrap(), &mut optim, batch, &[], 0.1, 1e-4);
-            out.loss.into_scalar::<f32>();
-            model = Some(out.model);
-        })
-    });
+    for arch in ["fc100-100-10", "convnet"] {
+        for penalised in [false, true] {
+            let (spec, model) = setup.model(arch);
+            let mut model = Some(model);
+            let mut optim = sgd();
+            let mut penalty = LipschitzPenalty::new(&spec, &section, &setup.device);
+            let name = format!(
+                "{arch} train step (batch {BATCH}, libtorch cpu){}",
+                if penalised { " + lipschitz penalty" } else { "" }
+            );
+            let mut i = 0;
+            c.bench_function(&name, |b| {
+                b.iter(|| {
+                    let batch = setup.train.batch(&batches[i % batches.len()]);
+                    i += 1;
+                    let regularizers =
+                        Regularizers { weight_decay: WEIGHT_DECAY, lipschitz: penalised.then_some(&mut penalty) };
+                    let out = train_step(model.take().unwrap(), &mut optim, batch, &[], LEARNING_RATE, regularizers);
+                    out.loss.into_scalar::<f32>();
+                    model = Some(out.model);
+                })
+            });
+        }
+    }
 
+    let (_, model) = setup.model("fc100-100-10");
+    let mut model = Some(model);
+    let mut optim = sgd();
     let mut group = c.benchmark_group("epoch");
     group.sample_size(10);
     group.bench_function("fc100-100-10 epoch (60,000 images, batch 128, libtorch cpu)", |b| {
         b.iter(|| {
             let mut last = None;
             for indices in &batches {
-                let out = train_step(model.take().unwrap(), &mut optim, train.batch(indices), &[], 0.1, 1e-4);
+                let regularizers = Regularizers { weight_decay: WEIGHT_DECAY, lipschitz: None };
+                let out = train_step(
+                    model.take().unwrap(),
+                    &mut optim,
+                    setup.train.batch(indices),
+                    &[],
+                    LEARNING_RATE,
+                    regularizers,
+                );
                 last = Some(out.loss);
                 model = Some(out.model);
             }

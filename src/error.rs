@@ -19,6 +19,8 @@ pub enum Error {
     #[error(transparent)]
     PyTorch(#[from] crate::model::pytorch::Error),
     #[error(transparent)]
+    Bounds(#[from] crate::bounds::Error),
+    #[error(transparent)]
     Png(#[from] crate::report::png::Error),
     #[error("{0}")]
     Usage(String),

@@ -6,6 +6,7 @@
 
 pub mod attack;
 pub mod backend;
+pub mod bounds;
 pub mod data;
 pub mod error;
 pub mod experiments;

@@ -284,3 +284,45 @@ fn compare_trains_every_recipe_for_every_seed_and_reuses_finished_runs() {
     let table = stdout(&run(&args[..args.len() - 1]));
     assert!(table.starts_with("| recipe | seeds | test error |"), "{table}");
 }
+
+#[test]
+fn lipschitz_prints_the_papers_table_for_an_architecture_or_a_checkpoint_and_rejects_bad_input() {
+    let out = run(&["lipschitz", "--arch", "alexnet", "--iterations", "30", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let b: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let layers = b["layers"].as_array().unwrap();
+    let sizes: Vec<&str> = layers.iter().map(|l| l["size"].as_str().unwrap()).collect();
+    assert_eq!(
+        sizes,
+        [
+            "3 × 11 × 11 × 96",
+            "96 × 5 × 5 × 256",
+            "256 × 3 × 3 × 384",
+            "384 × 3 × 3 × 384",
+            "384 × 3 × 3 × 256",
+            "9216 × 4096",
+            "4096 × 4096",
+            "4096 × 1000"
+        ]
+    );
+    let strides: Vec<Option<u64>> = layers.iter().map(|l| l["stride"].as_u64()).collect();
+    assert_eq!(strides, [Some(4), Some(1), Some(1), Some(1), Some(1), None, None, None]);
+    assert!(layers.iter().all(|l| l["bound"].as_f64().unwrap() > 0.0));
+    assert!(b["network"].as_f64().unwrap() > 0.0);
+
+    let md = stdout(&run(&["lipschitz", "--arch", "fc100-100-10", "--markdown"]));
+    assert!(md.starts_with("| layer | size | stride | upper bound |") && md.lines().count() == 5, "{md}");
+
+    assert_one_line_error(&run(&["lipschitz", "--arch", "vgg"]), 2, "--arch: unknown architecture \"vgg\"");
+    assert_one_line_error(
+        &run(&["lipschitz", "--arch", "convnet", "--layer", "7"]),
+        1,
+        "convnet has layers 1 to 4: there is no layer 7",
+    );
+    assert_one_line_error(&run(&["lipschitz", "no/such/run"]), 1, "no/such/run: no such file or folder");
+    assert_one_line_error(
+        &run(&["lipschitz", "--arch", "convnet", "--iterations", "0"]),
+        2,
+        "--iterations must be at least 1",
+    );
+}

@@ -166,8 +166,15 @@ fn synchronous_pools_are_reproducible_bit_for_bit() {
     assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
     let tags: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
     let steps = m["history"].as_array().unwrap().iter().map(|e| e["step"].as_u64().unwrap()).collect::<Vec<_>>();
-    for tag in ["pool/layer0/fill", "pool/layer2/mean_staleness", "pool/layer0/success_rate", "pool/layer2/refresh_per_step"] {
-        let logged: Vec<u64> = tags[tag].as_array().unwrap_or_else(|| panic!("{tag} missing")).iter().map(|e| e[0].as_u64().unwrap()).collect();
+    for tag in
+        ["pool/layer0/fill", "pool/layer2/mean_staleness", "pool/layer0/success_rate", "pool/layer2/refresh_per_step"]
+    {
+        let logged: Vec<u64> = tags[tag]
+            .as_array()
+            .unwrap_or_else(|| panic!("{tag} missing"))
+            .iter()
+            .map(|e| e[0].as_u64().unwrap())
+            .collect();
         assert_eq!(logged, steps, "{tag}");
     }
     let images = tags["__images__"]["pool/layer0/examples"].as_array().expect("pool images logged");

@@ -3,7 +3,6 @@
 
 mod common;
 
-
 use blindspot::DeviceChoice;
 use blindspot::data::{Dataset, DatasetName, DeviceImages};
 use blindspot::experiments::LoadedModel;

@@ -84,6 +84,22 @@ fn absurd_values_name_the_key_and_line() {
             "r.toml:4: model.dropout: fc100-100-10 has 3 layers",
         ),
         ("name = \"t\"", "name = \"../t\"", "r.toml:1: name:"),
+        ("batch_size = 64", "batch_size = 64\n[lipschitz]\nweight = -1.0", "r.toml:11: lipschitz.weight: -1 is not"),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[lipschitz]\nweight = 0.1\niterations = 0",
+            "r.toml:12: lipschitz.iterations:",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[lipschitz]\nweight = 0.1\nlayers = [4]",
+            "r.toml:12: lipschitz.layers: layer 4",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[lipschitz]\nweight = 0.1\nmode = \"max\"",
+            "r.toml:12: lipschitz.mode: unknown variant",
+        ),
     ];
     for (from, to, expected) in cases {
         let msg = err(&GOOD.replace(from, to), &[]);

@@ -160,3 +160,28 @@ fn tensorboard_events_read_back_with_the_tensorboard_package() {
     let last_test = tags["epoch/test_error"][1][1].as_f64().unwrap();
     assert!((last_test - m["test_error"].as_f64().unwrap()).abs() < 1e-6);
 }
+
+#[test]
+fn the_lipschitz_penalty_lowers_the_bounds_it_penalises_and_they_reach_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = FC_BODY.replace("epochs = 4", "epochs = 2");
+    let plain = quick_recipe(tmp.path(), "plain", &body);
+    let penalised =
+        quick_recipe(tmp.path(), "penalised", &format!("{body}\n[lipschitz]\nweight = 0.05\nmode = \"sum\"\n"));
+    let mut network = Vec::new();
+    for recipe in [&plain, &penalised] {
+        let out = run(&["train", recipe.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let last = summary["history"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["lipschitz"].as_array().unwrap().len(), 3, "{last}");
+        assert!(summary["test_error"].as_f64().unwrap() < 0.15, "{summary}");
+        network.push(last["lipschitz_network"].as_f64().unwrap());
+    }
+    // The network's bound (product of the layers') falls by more than half under the penalty.
+    assert!(network[1] < 0.5 * network[0], "bounds {network:?}");
+    let table = run(&["lipschitz", tmp.path().join("runs/penalised").to_str().unwrap(), "--json"]);
+    let b: serde_json::Value = serde_json::from_str(&stdout(&table)).unwrap();
+    let relative = (b["network"].as_f64().unwrap() - network[1]).abs() / network[1];
+    assert!(relative < 1e-3, "lipschitz command {b} vs metrics {}", network[1]);
+}

@@ -4,6 +4,7 @@ mod attack;
 mod compare;
 mod eval;
 mod exchange;
+mod lipschitz;
 mod models;
 mod progress;
 mod recipe;
@@ -53,6 +54,8 @@ enum Command {
     Import(exchange::ImportArgs),
     /// Write a checkpoint's weights for PyTorch (safetensors, nn.Sequential naming).
     Export(exchange::ExportArgs),
+    /// Upper Lipschitz bounds per layer (the paper's Table 5) of a checkpoint or an architecture.
+    Lipschitz(lipschitz::Args),
     /// Train recipes for several seeds and compare test error, robustness and training time.
     Compare(compare::Args),
     /// Check or show recipe files.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Lipschitz(args) => lipschitz::run(args),
         Command::Attack(args) => attack::run(args),
         Command::Transfer(args) => transfer::run(args),
         Command::Reproduce(args) => reproduce::run(args),

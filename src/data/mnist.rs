@@ -23,6 +23,13 @@ pub enum DatasetName {
 }
 
 impl DatasetName {
+    /// The shape of one image, `[channels, height, width]`.
+    pub fn image_shape(self) -> [usize; 3] {
+        match self {
+            DatasetName::Mnist | DatasetName::FashionMnist => [1, 28, 28],
+        }
+    }
+
     /// Where the dataset lives when neither `--data-dir` nor `BLINDSPOT_DATA_DIR` says otherwise.
     pub fn default_dir(self) -> PathBuf {
         match self {

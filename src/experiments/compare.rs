@@ -71,11 +71,14 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
 fn pgd_accuracy(loaded: &LoadedModel, n: usize, epsilon: f64, device: &Device) -> Result<f64, crate::Error> {
     let images = DeviceImages::new(&loaded.images(ImageSet::Test).head(n), device);
     let surface = Surface::new(&loaded.model, 0).map_err(super::attack::Error::from)?;
-    let config = PgdConfig { norm: Norm::Linf, epsilon, step_size: 2.5 * epsilon / 20.0, steps: 20, random_start: true };
+    let config =
+        PgdConfig { norm: Norm::Linf, epsilon, step_size: 2.5 * epsilon / 20.0, steps: 20, random_start: true };
     device.seed(1);
     let mut right = 0usize;
     for batch in images.in_order(500) {
-        let goal = TargetKind::Untargeted.goal(&batch.labels, loaded.model.forward(batch.inputs.clone()), 0).map_err(super::attack::Error::from)?;
+        let goal = TargetKind::Untargeted
+            .goal(&batch.labels, loaded.model.forward(batch.inputs.clone()), 0)
+            .map_err(super::attack::Error::from)?;
         let adv = attack::pgd(&surface, batch.inputs, &goal, &config);
         right += adv.success.iter().filter(|&&s| !s).count();
     }
@@ -110,7 +113,8 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
                 lbfgs: LbfgsAttackConfig::default(),
                 pgd: PgdConfig::default(),
             };
-            let attacked = run_attack(&loaded, &lbfgs, &device, |done| progress.attacked(done, options.distortion_images))?;
+            let attacked =
+                run_attack(&loaded, &lbfgs, &device, |done| progress.attacked(done, options.distortion_images))?;
             runs.push(RunFigures {
                 seed,
                 test_error: summary.test_error,
@@ -121,7 +125,12 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
         }
         recipes.push(RecipeFigures { recipe: base.name, runs });
     }
-    Ok(Comparison { pgd_epsilon: options.pgd_epsilon, distortion_images: options.distortion_images, pgd_images: options.pgd_images, recipes })
+    Ok(Comparison {
+        pgd_epsilon: options.pgd_epsilon,
+        distortion_images: options.distortion_images,
+        pgd_images: options.pgd_images,
+        recipes,
+    })
 }
 
 impl Comparison {

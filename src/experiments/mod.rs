@@ -5,6 +5,7 @@ pub mod attack;
 pub mod compare;
 pub mod eval;
 pub mod exchange;
+pub mod lipschitz;
 pub mod loaded;
 pub mod reproduce;
 pub mod runs;

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use super::attack::{AttackMethod, AttackOptions, run_attack};
 use super::loaded::{ImageSet, LoadedModel};
+use super::runs::{Progress, trained};
 use super::transfer::{TransferOptions, TransferTable, transfer};
 use crate::attack::{LbfgsAttackConfig, PgdConfig, TargetKind};
 use crate::backend::DeviceChoice;
 use crate::recipe;
 use crate::report::table::{Table, percent};
-use super::runs::{Progress, trained};
 use crate::train::{self, RunSummary};
 
 /// The paper's figures we compare against.
@@ -120,7 +120,11 @@ fn lbfgs(options: &ReproduceOptions) -> LbfgsAttackConfig {
 }
 
 /// The run folder of recipe `name`, trained first if it has no finished run there.
-fn ensure_trained(name: &str, options: &ReproduceOptions, progress: &mut dyn Progress) -> Result<PathBuf, crate::Error> {
+fn ensure_trained(
+    name: &str,
+    options: &ReproduceOptions,
+    progress: &mut dyn Progress,
+) -> Result<PathBuf, crate::Error> {
     let output = if options.quick { options.output.join("quick") } else { options.output.clone() };
     let mut sets = vec![format!("output.dir={:?}", output.display().to_string())];
     let path = options.recipes.join(format!("{name}.toml"));

@@ -168,6 +168,26 @@ fn validate(r: &Recipe) -> Result<(), (&'static str, String)> {
     if let Some(a) = &r.adversarial {
         validate_adversarial(a, layers)?;
     }
+    if let Some(l) = &r.lipschitz {
+        validate_lipschitz(l, layers)?;
+    }
+    Ok(())
+}
+
+fn validate_lipschitz(l: &crate::recipe::LipschitzSection, layers: usize) -> Result<(), (&'static str, String)> {
+    let err = |key, message: String| Err((key, message));
+    if !(l.weight.is_finite() && l.weight >= 0.0) {
+        return err("lipschitz.weight", format!("{} is not a non-negative weight", l.weight));
+    }
+    if !(l.target.is_finite() && l.target > 0.0) {
+        return err("lipschitz.target", format!("{} is not a positive bound", l.target));
+    }
+    if l.iterations == 0 {
+        return err("lipschitz.iterations", "must be at least 1".into());
+    }
+    if let Some(&k) = l.layers.iter().find(|&&k| k == 0 || k > layers) {
+        return err("lipschitz.layers", format!("layer {k} is out of range: the model has layers 1 to {layers}"));
+    }
     Ok(())
 }
 

@@ -5,6 +5,6 @@ pub mod schema;
 
 pub use load::{Error, load, model_spec, parse, to_toml};
 pub use schema::{
-    AdversarialSection, DataSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection, PoolAttack,
-    PoolSchedule, PretrainSection, Recipe, Schedule, TrainSection,
+    AdversarialSection, DataSection, LipschitzSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection,
+    PenaltyMode, PoolAttack, PoolSchedule, PretrainSection, Recipe, Schedule, TrainSection,
 };

@@ -29,6 +29,9 @@ pub struct Recipe {
     /// Adversarial training: per-layer pools of adversarial examples mixed into the mini-batches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adversarial: Option<AdversarialSection>,
+    /// The Lipschitz-bound regularizer (section 4.3): a penalty on each layer's largest singular value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lipschitz: Option<LipschitzSection>,
     #[serde(default)]
     pub output: OutputSection,
 }
@@ -210,6 +213,39 @@ pub struct AdversarialSection {
     pub schedule: PoolSchedule,
 }
 
+/// How the Lipschitz penalty combines the layers' bounds σ_k.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PenaltyMode {
+    /// Σ σ_k.
+    #[default]
+    Sum,
+    /// Σ log σ_k: the log of the network's bound.
+    LogProduct,
+    /// Σ max(0, σ_k − target)²: only bounds above `target` cost.
+    Hinge,
+}
+
+/// A penalty on the layers' upper Lipschitz bounds, added to the loss: `weight · mode(σ_1, …)`, each σ_k
+/// estimated by power iteration through the layer (persistent vectors, `iterations` steps per optimizer
+/// step) and differentiated through the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LipschitzSection {
+    pub weight: f64,
+    #[serde(default)]
+    pub mode: PenaltyMode,
+    /// The bound below which `hinge` does not penalise.
+    #[serde(default = "defaults::lipschitz_target")]
+    pub target: f64,
+    /// Power-iteration steps per optimizer step.
+    #[serde(default = "defaults::one")]
+    pub iterations: usize,
+    /// The layers penalised (1 = the first); empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<usize>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
@@ -234,6 +270,9 @@ mod defaults {
     use super::*;
     pub fn seed() -> u64 {
         1
+    }
+    pub fn lipschitz_target() -> f64 {
+        1.0
     }
     pub fn dataset() -> DatasetName {
         DatasetName::Mnist

@@ -56,6 +56,12 @@ pub struct EpochMetrics {
     /// Each adversarial pool's figures over the epoch (empty without pools).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<crate::pool::PoolEpoch>,
+    /// Each layer's upper Lipschitz bound (its affine map's largest singular value) at the epoch's end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lipschitz: Vec<f64>,
+    /// The network's bound: the product of the layers' bounds and their nonlinearities' and pooling's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lipschitz_network: Option<f64>,
 }
 
 /// The trainer's state at an epoch's end: what a checkpoint holds.

@@ -15,7 +15,7 @@ pub use evaluate::error_rate;
 pub use hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 pub use publisher::SnapshotPublisher;
 pub use tensorboard::{MetricsFile, TensorBoard};
-pub use trainer::{StepOutput, TrainOptions, run_dir, train, train_step};
+pub use trainer::{Regularizers, StepOutput, TrainOptions, run_dir, train, train_step};
 
 use crate::data::Dataset;
 use crate::recipe::Recipe;

@@ -74,6 +74,12 @@ impl Hook for TensorBoard {
             w.add_scalar(&tag("refresh_per_step"), p.refresh_per_step as f32, step);
             w.add_scalar(&tag("attack_examples_per_second"), p.attack_examples_per_second as f32, step);
         }
+        for (k, bound) in m.lipschitz.iter().enumerate() {
+            w.add_scalar(&format!("lipschitz/layer{}", k + 1), *bound as f32, step);
+        }
+        if let Some(network) = m.lipschitz_network {
+            w.add_scalar("lipschitz/network", network as f32, step);
+        }
         w.flush();
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! The training loop: epochs of shuffled mini-batches, cross-entropy plus the paper's weight decay,
+//! The training loop: epochs of shuffled mini-batches, cross-entropy plus the paper's weight decay
+//! (and the Lipschitz penalty when the recipe has one),
 //! one optimizer step per batch, hooks after every step and epoch. Written on burn's optimizers
 //! rather than burn-train's Learner: the adversarial pools need to build each batch themselves and
 //! to run `forward_from(k, ·)` inside the step, and the Learner has no hooks (see README).
@@ -16,6 +17,7 @@ use super::hook::{EpochMetrics, Hook, RunInfo, RunSummary, StepInfo, TrainState}
 use super::publisher::SnapshotPublisher;
 use super::{optimizer, pretrain};
 use crate::backend::DeviceChoice;
+use crate::bounds::{self, LipschitzPenalty, PowerIteration};
 use crate::data::{Batch, DeviceImages, Splits, shuffled_batches};
 use crate::model::{Stack, cross_entropy};
 use crate::pool::{AdversarialLoader, LayerBatch, SnapshotCell};
@@ -75,17 +77,26 @@ pub struct StepOutput {
     pub logits: Tensor<2>,
 }
 
+/// What is added to the loss besides the cross-entropy.
+#[derive(Default)]
+pub struct Regularizers<'a> {
+    /// The paper's weight decay `λ/N · Σ w²` (λ; 0: none).
+    pub weight_decay: f64,
+    /// The Lipschitz-bound penalty, if the recipe has one.
+    pub lipschitz: Option<&'a mut LipschitzPenalty>,
+}
+
 /// One optimizer step on `batch` and the pool examples `adversarial`: the mean cross-entropy over
 /// all of them (a layer-k pool example through `forward_from(k, ·)`, so it trains the layers above
-/// k) plus the paper's weight decay `λ/N · Σ w²`, backward, update. `model` must live on an
-/// autodiff device. The returned logits are the clean batch's.
+/// k) plus the regularizers, backward, update. `model` must live on an autodiff device. The
+/// returned logits are the clean batch's.
 pub fn train_step(
     model: Stack,
     optim: &mut ModuleOptimizer,
     batch: Batch,
     adversarial: &[LayerBatch],
     learning_rate: f64,
-    weight_decay: f64,
+    regularizers: Regularizers,
 ) -> StepOutput {
     let batch = batch.autodiff();
     let clean = batch.len();
@@ -102,8 +113,11 @@ pub fn train_step(
         }
         loss = total.div_scalar(count as f64);
     }
-    if weight_decay > 0.0 {
-        loss = loss + model.weight_decay(weight_decay);
+    if regularizers.weight_decay > 0.0 {
+        loss = loss + model.weight_decay(regularizers.weight_decay);
+    }
+    if let Some(penalty) = regularizers.lipschitz {
+        loss = loss + penalty.penalty(&model);
     }
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let model = optim.step(learning_rate, model, grads);
@@ -186,6 +200,9 @@ pub fn train(
         );
         (loader, SnapshotPublisher { cell, every: section.snapshot_every as u64 })
     });
+    // The Lipschitz penalty's power-iteration vectors start afresh on a resumed run (they converge
+    // within a few steps).
+    let mut lipschitz = recipe.lipschitz.as_ref().map(|section| LipschitzPenalty::new(&spec, section, &inner));
     for epoch in start_epoch + 1..=recipe.train.epochs {
         for hook in hooks.iter_mut() {
             hook.on_epoch_start(&info, epoch).map_err(hook_error(hook.as_ref()))?;
@@ -204,7 +221,8 @@ pub fn train(
                 Some((loader, _)) => loader.draw(step, indices.len(), epoch > warmup)?,
                 None => Vec::new(),
             };
-            let out = train_step(model, &mut optim, batch, &adversarial, learning_rate, recipe.train.weight_decay);
+            let regularizers = Regularizers { weight_decay: recipe.train.weight_decay, lipschitz: lipschitz.as_mut() };
+            let out = train_step(model, &mut optim, batch, &adversarial, learning_rate, regularizers);
             model = out.model;
             step += 1;
             let loss = out.loss;
@@ -224,6 +242,7 @@ pub fn train(
         let seconds = started.elapsed().as_secs_f64();
         train_seconds.push(seconds);
         let valid = model.valid();
+        let bounds = bounds::network_bounds(&spec, &valid, &[], &PowerIteration::default());
         let metrics = EpochMetrics {
             epoch,
             step,
@@ -235,10 +254,13 @@ pub fn train(
             seconds,
             examples_per_second: train.len() as f64 / seconds,
             pools: pools.as_mut().map(|(loader, _)| loader.epoch_stats(step)).unwrap_or_default(),
+            lipschitz: bounds.as_ref().map(|b| b.layers.iter().map(|l| l.bound).collect()).unwrap_or_default(),
+            lipschitz_network: bounds.as_ref().ok().and_then(|b| b.network),
         };
         history.push(metrics.clone());
         let pool_images = pools.as_mut().map(|(loader, _)| loader.sample_inputs(16)).unwrap_or_default();
-        let state = TrainState { model: &model, optimizer: &optim, epoch, step, history: &history, pool_images: &pool_images };
+        let state =
+            TrainState { model: &model, optimizer: &optim, epoch, step, history: &history, pool_images: &pool_images };
         for hook in hooks.iter_mut() {
             hook.on_epoch_end(&info, &state, &metrics).map_err(hook_error(hook.as_ref()))?;
         }
@@ -262,7 +284,14 @@ pub fn train(
         },
         history: history.clone(),
     };
-    let state = TrainState { model: &model, optimizer: &optim, epoch: recipe.train.epochs, step, history: &history, pool_images: &[] };
+    let state = TrainState {
+        model: &model,
+        optimizer: &optim,
+        epoch: recipe.train.epochs,
+        step,
+        history: &history,
+        pool_images: &[],
+    };
     for hook in hooks.iter_mut() {
         hook.on_run_end(&info, &state, &summary).map_err(hook_error(hook.as_ref()))?;
     }

@@ -1,0 +1,23 @@
+//! Upper Lipschitz bounds (the paper's section 4.3 and Table 5): a dense layer's largest singular
+//! value, a convolution's by Parseval over its kernels' DFTs (stride included), the nonlinearities'
+//! and pooling's constants, the network's product; and the regularizer that penalises them.
+
+pub mod conv;
+pub mod dense;
+pub mod penalty;
+pub mod spectral;
+pub mod table;
+
+pub use conv::{Boundary, ConvGeometry, conv_bound};
+pub use dense::dense_bound;
+pub use penalty::{LipschitzPenalty, power_iteration_estimate};
+pub use spectral::{Matrices, PowerIteration, largest_singular_values};
+pub use table::{LayerBound, NetworkBounds, layer_bound, network_bounds};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{arch} has layers 1 to {depth}: there is no layer {layer}")]
+    NoLayer { arch: String, layer: usize, depth: usize },
+    #[error("{0}")]
+    Geometry(String),
+}

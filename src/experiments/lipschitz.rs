@@ -1,0 +1,54 @@
+//! The paper's Table 5 for a trained checkpoint or a freshly initialised architecture of the zoo.
+
+use std::path::Path;
+
+use burn::prelude::*;
+
+use crate::bounds::{NetworkBounds, PowerIteration, network_bounds};
+use crate::model::zoo;
+use crate::train::Checkpoint;
+
+/// Whose bounds: a checkpoint's weights, or an architecture's random initialisation.
+pub enum Source<'a> {
+    Checkpoint(&'a Path),
+    /// Built for `input` (`[channels, height, width]`; AlexNet fixes its own 3 × 224 × 224) and
+    /// initialised from `seed`.
+    Arch {
+        name: &'a str,
+        input: [usize; 3],
+        seed: u64,
+    },
+}
+
+/// The bounds of `layers` (1-based; empty: all) of the model `source` names.
+pub fn lipschitz(
+    source: &Source,
+    layers: &[usize],
+    power: &PowerIteration,
+    device: &Device,
+) -> Result<NetworkBounds, crate::Error> {
+    let (spec, model) = match source {
+        Source::Checkpoint(path) => {
+            let checkpoint = Checkpoint::open(path)?;
+            let recipe = &checkpoint.recipe;
+            let image = recipe.data.dataset.image_shape();
+            let spec = crate::recipe::model_spec(recipe, image, 10)
+                .ok_or_else(|| crate::train::trainer::Error::Arch(recipe.model.arch.clone(), image[1], image[2]))?;
+            let model = checkpoint.model(&spec, device)?;
+            (spec, model)
+        }
+        Source::Arch { name, input, seed } => {
+            let spec = zoo::spec(name, *input, 10).ok_or_else(|| {
+                let known: Vec<&str> = zoo::ARCHITECTURES.iter().map(|a| a.0).collect();
+                crate::Error::Usage(format!(
+                    "--arch: unknown architecture {name:?}: expected one of {}",
+                    known.join(", ")
+                ))
+            })?;
+            device.seed(*seed);
+            let model = spec.init(device);
+            (spec, model)
+        }
+    };
+    Ok(network_bounds(&spec, &model, layers, power)?)
+}

@@ -1,0 +1,150 @@
+//! Lipschitz bounds against the explicitly built linear operators: a dense layer's bound is its largest
+//! singular value; a circular convolution's FFT bound (with stride) equals the operator's norm; a
+//! zero-padded convolution's is an upper bound of it, which power iteration through conv2d /
+//! conv_transpose2d approaches from below.
+
+use burn::linalg::svd;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+use blindspot::DeviceChoice;
+use blindspot::bounds::{self, Boundary, ConvGeometry, PowerIteration};
+use blindspot::model::{Layer, LayerSpec, Nonlinearity, zoo};
+
+fn device() -> Device {
+    let device = DeviceChoice::Cpu.device().unwrap();
+    device.seed(11);
+    device
+}
+
+/// The largest singular value of a `rows × cols` matrix, by burn-linalg's SVD.
+fn exact_norm(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> f64 {
+    let m = Tensor::<2>::from_data(TensorData::new(values, [rows, cols]), device);
+    let (_, s, _) = svd::<2, 1>(m, 100);
+    f64::from(s.into_data().iter::<f32>().next().unwrap())
+}
+
+fn relative(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs()
+}
+
+const POWER: PowerIteration = PowerIteration { max_iterations: 5000, tolerance: 1e-7 };
+
+#[test]
+fn a_dense_bound_is_the_largest_singular_value() {
+    let device = device();
+    for (rows, cols) in [(60, 40), (30, 90), (1, 17)] {
+        let w = Tensor::<2>::random([rows, cols], Distribution::Normal(0.0, 1.0), &device);
+        let exact = exact_norm(w.to_data().iter::<f32>().collect(), rows, cols, &device);
+        let bound = bounds::dense_bound(&w, &POWER);
+        assert!(relative(bound, exact) < 1e-4, "{rows}x{cols}: {bound} vs {exact}");
+    }
+}
+
+/// The circular, stride-`s` convolution (burn's cross-correlation) as a matrix: rows (d, m1, m2),
+/// columns (c, x1, x2).
+fn circular_operator(w: &[f32], [out, inp, k]: [usize; 3], n: usize, s: usize) -> (Vec<f32>, usize, usize) {
+    let o = n / s;
+    let (rows, cols) = (out * o * o, inp * n * n);
+    let mut m = vec![0f32; rows * cols];
+    for d in 0..out {
+        for m1 in 0..o {
+            for m2 in 0..o {
+                let row = (d * o + m1) * o + m2;
+                for c in 0..inp {
+                    for u1 in 0..k {
+                        for u2 in 0..k {
+                            let (x1, x2) = ((s * m1 + u1) % n, (s * m2 + u2) % n);
+                            m[row * cols + (c * n + x1) * n + x2] += w[((d * inp + c) * k + u1) * k + u2];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (m, rows, cols)
+}
+
+#[test]
+fn the_fft_bound_of_a_circular_convolution_is_its_norm_for_every_stride() {
+    let device = device();
+    for (stride, n, k) in [(1, 8, 3), (2, 12, 3), (3, 12, 5), (4, 8, 4)] {
+        let shape = [4, 3, k];
+        let w = Tensor::<4>::random([4, 3, k, k], Distribution::Normal(0.0, 1.0), &device);
+        let host: Vec<f32> = w.to_data().iter::<f32>().collect();
+        let (m, rows, cols) = circular_operator(&host, shape, n, stride);
+        let exact = exact_norm(m, rows, cols, &device);
+        let geometry = ConvGeometry { input: [n, n], stride, padding: 0, boundary: Boundary::Circular };
+        let bound = bounds::conv_bound(&w, &geometry, &POWER).unwrap();
+        assert!(relative(bound, exact) < 1e-4, "stride {stride}, n {n}, k {k}: {bound} vs {exact}");
+    }
+}
+
+/// A zero-padded convolution as a matrix, by applying burn's conv2d to every basis vector.
+fn zero_padded_operator(
+    w: &Tensor<4>,
+    [c, h, wd]: [usize; 3],
+    stride: usize,
+    padding: usize,
+) -> (Vec<f32>, usize, usize) {
+    let n = c * h * wd;
+    let eye = Tensor::<2>::eye(n, &w.device()).reshape([n, c, h, wd]);
+    let y = conv2d(eye, w.clone(), None, ConvOptions::new([stride, stride], [padding, padding], [1, 1], 1));
+    let y = y.flatten::<2>(1, 3);
+    let [_, rows] = y.dims();
+    (y.transpose().to_data().iter::<f32>().collect(), rows, n)
+}
+
+#[test]
+fn a_zero_padded_convolution_is_bounded_and_power_iteration_through_conv_agrees_with_its_norm() {
+    let device = device();
+    for (input, channels, kernel, stride, padding) in
+        [([3, 11, 11], 5, 3, 2, 1), ([2, 9, 9], 4, 5, 1, 2), ([1, 13, 13], 3, 4, 3, 0)]
+    {
+        let spec = LayerSpec::Conv {
+            input,
+            channels,
+            kernel,
+            stride,
+            padding,
+            nonlinearity: Nonlinearity::Relu,
+            pool: None,
+            dropout: 0.0,
+        };
+        let layer = Layer::new(&spec, &device);
+        let Layer::Conv(conv) = &layer else { unreachable!() };
+        let w = conv.conv.weight.val();
+        let (m, rows, cols) = zero_padded_operator(&w, input, stride, padding);
+        let exact = exact_norm(m, rows, cols, &device);
+        let bound = bounds::layer_bound(&spec, &layer, &POWER).unwrap();
+        assert!(bound >= exact * (1.0 - 1e-5), "{input:?} stride {stride}: bound {bound} < norm {exact}");
+        let estimate = bounds::power_iteration_estimate(&spec, &layer, 2000);
+        assert!(relative(estimate, exact) < 1e-3, "{input:?} stride {stride}: power iteration {estimate} vs {exact}");
+    }
+}
+
+#[test]
+fn the_network_bound_is_the_product_of_layer_bounds_nonlinearities_and_pooling() {
+    let device = device();
+    let spec = zoo::spec("convnet", [1, 28, 28], 10).unwrap();
+    let model = spec.init(&device);
+    let b = bounds::network_bounds(&spec, &model, &[], &PowerIteration::default()).unwrap();
+    assert_eq!(b.layers.len(), 4);
+    assert_eq!(b.layers.iter().map(|l| l.after).collect::<Vec<_>>(), vec![1.0, 1.0, 1.0, 1.0]);
+    let product: f64 = b.layers.iter().map(|l| l.bound * l.after).product();
+    assert!(relative(b.network.unwrap(), product) < 1e-12);
+    let only = bounds::network_bounds(&spec, &model, &[2], &PowerIteration::default()).unwrap();
+    assert_eq!(only.layers.len(), 1);
+    assert!(only.network.is_none());
+    assert!(relative(only.layers[0].bound, b.layers[1].bound) < 1e-5);
+    let err = bounds::network_bounds(&spec, &model, &[5], &PowerIteration::default()).unwrap_err();
+    assert_eq!(err.to_string(), "convnet has layers 1 to 4: there is no layer 5");
+
+    // Sigmoid layers pass on a quarter; AlexNet's overlapping 3/2 max-pooling can double a distance.
+    let fc = zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap();
+    assert_eq!(fc.layers.iter().map(bounds::table::after).collect::<Vec<_>>(), vec![0.25, 0.25, 1.0]);
+    let alexnet = zoo::spec("alexnet", [3, 224, 224], 1000).unwrap();
+    assert_eq!(bounds::table::after(&alexnet.layers[0]), 2.0);
+}
