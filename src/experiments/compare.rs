@@ -1,6 +1,7 @@
 //! `blindspot compare`: trains each recipe for each seed and puts clean test error, robustness
-//! (mean minimal L-BFGS distortion on fixed test images, accuracy under PGD at a stated ε) and
-//! training time side by side: how users compare weight decay, dropout and adversarial pools.
+//! (mean minimal L-BFGS distortion on fixed test images, accuracy under PGD at a stated ε), the
+//! network's upper Lipschitz bound and training time side by side: how users compare weight decay,
+//! dropout, adversarial pools and the Lipschitz penalty.
 
 use std::path::PathBuf;
 
@@ -12,6 +13,7 @@ use super::loaded::{ImageSet, LoadedModel};
 use super::runs::{Progress, trained};
 use crate::attack::{self, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
 use crate::backend::DeviceChoice;
+use crate::bounds::{PowerIteration, network_bounds};
 use crate::data::DeviceImages;
 use crate::recipe;
 use crate::report::table::Table;
@@ -41,6 +43,8 @@ pub struct RunFigures {
     pub test_error: f64,
     pub mean_distortion: f64,
     pub pgd_accuracy: f64,
+    /// The network's upper Lipschitz bound (product over layers; see `blindspot lipschitz`).
+    pub lipschitz_bound: f64,
     pub train_seconds: f64,
 }
 
@@ -120,6 +124,9 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
                 test_error: summary.test_error,
                 mean_distortion: attacked.summary.mean_distortion,
                 pgd_accuracy: pgd_accuracy(&loaded, options.pgd_images, options.pgd_epsilon, &device)?,
+                lipschitz_bound: network_bounds(&loaded.spec, &loaded.model, &[], &PowerIteration::default())?
+                    .network
+                    .unwrap_or(f64::NAN),
                 train_seconds: summary.history.iter().map(|m| m.seconds).sum(),
             });
         }
@@ -141,6 +148,7 @@ impl Comparison {
             "test error".into(),
             "mean min. L-BFGS distortion".into(),
             format!("PGD accuracy (ε = {})", self.pgd_epsilon),
+            "network Lipschitz bound".into(),
             "training time (s)".into(),
         ];
         let rows = self
@@ -151,6 +159,7 @@ impl Comparison {
                 let (e, e_sd) = col(|x| x.test_error);
                 let (d, d_sd) = col(|x| x.mean_distortion);
                 let (p, p_sd) = col(|x| x.pgd_accuracy);
+                let (l, _) = col(|x| x.lipschitz_bound);
                 let (t, _) = col(|x| x.train_seconds);
                 vec![
                     r.recipe.clone(),
@@ -158,6 +167,7 @@ impl Comparison {
                     format!("{:.2}% ± {:.2}", 100.0 * e, 100.0 * e_sd),
                     format!("{d:.4} ± {d_sd:.4}"),
                     format!("{:.1}% ± {:.1}", 100.0 * p, 100.0 * p_sd),
+                    format!("{l:.3}"),
                     format!("{t:.0}"),
                 ]
             })

@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::prelude::*;
 
 use crate::data::{Dataset, Images, Split};
-use crate::model::Stack;
+use crate::model::{ModelSpec, Stack};
 use crate::train::Checkpoint;
 
 /// Which images an experiment uses.
@@ -31,6 +31,8 @@ pub struct LoadedModel {
     pub checkpoint: Checkpoint,
     /// The inference copy (no autodiff, dropout off).
     pub model: Stack,
+    /// The model's architecture (layers, input shape), as its recipe defines it.
+    pub spec: ModelSpec,
     pub dataset: Dataset,
 }
 
@@ -44,7 +46,7 @@ impl LoadedModel {
         let spec = crate::recipe::model_spec(recipe, image, 10)
             .ok_or_else(|| crate::train::trainer::Error::Arch(recipe.model.arch.clone(), image[1], image[2]))?;
         let model = checkpoint.model(&spec, device)?.valid();
-        Ok(LoadedModel { checkpoint, model, dataset })
+        Ok(LoadedModel { checkpoint, model, spec, dataset })
     }
 
     pub fn name(&self) -> &str {
