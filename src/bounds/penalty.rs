@@ -76,9 +76,14 @@ impl Operator {
     }
 }
 
+/// `‖x‖²` of a row vector `[1, n]` as `[1, 1]` (one matrix product: the penalty runs every step, and
+/// on small layers the number of operations is its cost).
+fn squared_norm(x: Tensor<2>) -> Tensor<2> {
+    x.clone().matmul(x.transpose())
+}
+
 fn normalized(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().square().sum().sqrt().clamp_min(1e-30).reshape([1, 1]);
-    x / norm
+    x.clone() / squared_norm(x).sqrt().clamp_min(1e-30)
 }
 
 /// One persistent power-iteration vector per chosen layer, and the section's penalty.
@@ -109,9 +114,14 @@ impl LipschitzPenalty {
         LipschitzPenalty { section: section.clone(), layers }
     }
 
+    /// Whether the penalty applies at optimizer step `step` (every `every` steps).
+    pub fn due(&self, step: u64) -> bool {
+        step % self.section.every as u64 == 0
+    }
+
     /// The penalty for `model` (on an autodiff device): advances each layer's power iteration by the
-    /// section's iterations on the current weights, then `weight · mode(σ_1, …)` where σ_k = ‖A_k v_k‖
-    /// is differentiable in the weights.
+    /// section's iterations on the current weights, then `every · weight · mode(σ_1, …)` where
+    /// σ_k = ‖A_k v_k‖ is differentiable in the weights.
     pub fn penalty(&mut self, model: &Stack) -> Tensor<1> {
         let device = model.layers[0].weight_squared_sum().device();
         let mut total: Option<Tensor<1>> = None;
@@ -124,7 +134,7 @@ impl LipschitzPenalty {
             }
             let y = operator.apply(&weight, x.autodiff());
             *v = normalized(operator.transpose(&fixed, y.clone().detach().inner()));
-            let sigma = y.square().sum().sqrt();
+            let sigma = squared_norm(y).sqrt().reshape([1]);
             let term = match self.section.mode {
                 PenaltyMode::Sum => sigma,
                 PenaltyMode::LogProduct => sigma.log(),
@@ -135,7 +145,8 @@ impl LipschitzPenalty {
                 None => term,
             });
         }
-        total.map_or_else(|| Tensor::zeros([1], &device), |t| t.mul_scalar(self.section.weight))
+        let weight = self.section.weight * self.section.every as f64;
+        total.map_or_else(|| Tensor::zeros([1], &device), |t| t.mul_scalar(weight))
     }
 }
 
@@ -156,5 +167,5 @@ pub fn power_iteration_estimate(spec: &LayerSpec, layer: &Layer, iterations: usi
         x = normalized(operator.transpose(&weight, operator.apply(&weight, x)));
     }
     let y = operator.apply(&weight, x);
-    f64::from(y.square().sum().sqrt().into_scalar::<f32>())
+    f64::from(squared_norm(y).sqrt().into_scalar::<f32>())
 }

@@ -185,6 +185,9 @@ fn validate_lipschitz(l: &crate::recipe::LipschitzSection, layers: usize) -> Res
     if l.iterations == 0 {
         return err("lipschitz.iterations", "must be at least 1".into());
     }
+    if l.every == 0 {
+        return err("lipschitz.every", "must be at least 1".into());
+    }
     if let Some(&k) = l.layers.iter().find(|&&k| k == 0 || k > layers) {
         return err("lipschitz.layers", format!("layer {k} is out of range: the model has layers 1 to {layers}"));
     }

@@ -238,9 +238,12 @@ pub struct LipschitzSection {
     /// The bound below which `hinge` does not penalise.
     #[serde(default = "defaults::lipschitz_target")]
     pub target: f64,
-    /// Power-iteration steps per optimizer step.
+    /// Power-iteration steps each time the penalty is applied.
     #[serde(default = "defaults::one")]
     pub iterations: usize,
+    /// Apply the penalty every N optimizer steps, weighted N× (the same mean pull, 1/N of the cost).
+    #[serde(default = "defaults::one")]
+    pub every: usize,
     /// The layers penalised (1 = the first); empty: all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<usize>,
