@@ -68,6 +68,7 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    quiet_attacker_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -152,4 +153,15 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
 /// Formats a fraction as a percentage with two decimals.
 fn percent(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
+}
+
+/// An attacker thread's panic comes back to the trainer as a one-line error; the default hook would
+/// print it first (with a backtrace where RUST_BACKTRACE is set). Other threads keep the default.
+fn quiet_attacker_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !std::thread::current().name().is_some_and(|n| n.starts_with("attacker-")) {
+            default(info);
+        }
+    }));
 }
