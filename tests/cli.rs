@@ -283,6 +283,17 @@ fn compare_trains_every_recipe_for_every_seed_and_reuses_finished_runs() {
     assert!(!stderr(&again).contains("training ("), "{}", stderr(&again));
     let table = stdout(&run(&args[..args.len() - 1]));
     assert!(table.starts_with("| recipe | seeds | test error |"), "{table}");
+    assert!(table.contains("network Lipschitz bound"), "{table}");
+    // A changed recipe trains its runs over instead of reusing (or resuming) the old ones.
+    let changed: Vec<&str> =
+        args.iter().map(|&a| if a == "train.batch_size=32" { "train.batch_size=64" } else { a }).collect();
+    let out = run(&changed);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("fc100-100-10-weight-decay-seed1: the recipe changed: training again"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -6,9 +6,9 @@ use blindspot::Error;
 use blindspot::attack::{Norm, PgdConfig, TargetKind};
 use blindspot::experiments::attack::figure;
 use blindspot::experiments::loaded::ImageSet;
-use blindspot::experiments::{AttackMethod, AttackOptions, LoadedModel, run_attack};
+use blindspot::experiments::{AttackMethod, AttackOptions, run_attack};
 
-use super::{LbfgsArgs, print_json};
+use super::{LbfgsArgs, ModelArgs, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,6 +37,8 @@ pub struct Args {
     steps: usize,
     #[command(flatten)]
     lbfgs: LbfgsArgs,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Write the paper's figure: rows of original | adversarial | magnified difference (layer 0 only).
     #[arg(long, value_name = "FILE")]
     png: Option<PathBuf>,
@@ -52,8 +54,8 @@ pub fn run(args: Args) -> Result<(), Error> {
     if args.png.is_some() && args.layer != 0 {
         return Err(Error::Usage("--png draws input images: use it with --layer 0".into()));
     }
-    let device = args.lbfgs.device.device()?;
-    let loaded = LoadedModel::open(&args.checkpoint, &device, args.lbfgs.data_dir.as_deref())?;
+    let device = args.model.device.device()?;
+    let loaded = args.model.open(&args.checkpoint)?;
     let options = AttackOptions {
         method: args.method,
         layer: args.layer,

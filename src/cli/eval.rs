@@ -1,28 +1,24 @@
 use std::path::PathBuf;
 
+use blindspot::Error;
 use blindspot::experiments::eval::evaluate;
-use blindspot::{DeviceChoice, Error};
 
-use super::{percent, print_json};
+use super::{ModelArgs, percent, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A run folder (checkpoints/<run>, its latest checkpoint) or a checkpoint folder (…/epoch-0007).
     checkpoint: PathBuf,
-    /// Where to run: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: DeviceChoice,
-    /// Read the dataset from this folder instead of the recipe's.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
-    let device = args.device.device()?;
-    let report = evaluate(&args.checkpoint, &device, args.data_dir.as_deref())?;
+    let device = args.model.device.device()?;
+    let report = evaluate(&args.checkpoint, &device, args.model.data_dir.as_deref())?;
     if args.json {
         return print_json(&report);
     }

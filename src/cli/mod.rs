@@ -128,12 +128,24 @@ struct LbfgsArgs {
     /// Seed of the random targets (and of PGD's random start and the noise).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+/// Where a command that loads checkpoints runs, and where it reads their data.
+#[derive(Debug, clap::Args)]
+struct ModelArgs {
     /// Where to run: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: blindspot::DeviceChoice,
     /// Read the dataset from this folder instead of the recipe's.
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
+}
+
+impl ModelArgs {
+    /// The checkpoint at `path` (run folder or checkpoint folder) on the chosen device.
+    fn open(&self, path: &std::path::Path) -> Result<blindspot::experiments::LoadedModel, Error> {
+        blindspot::experiments::LoadedModel::open(path, &self.device.device()?, self.data_dir.as_deref())
+    }
 }
 
 impl LbfgsArgs {

@@ -3,11 +3,10 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use blindspot::Error;
-use blindspot::experiments::LoadedModel;
 use blindspot::experiments::loaded::ImageSet;
 use blindspot::experiments::transfer::{TransferOptions, transfer};
 
-use super::{LbfgsArgs, print_json};
+use super::{LbfgsArgs, ModelArgs, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,6 +27,8 @@ pub struct Args {
     magnify: Option<f64>,
     #[command(flatten)]
     lbfgs: LbfgsArgs,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Print CSV instead of Markdown.
     #[arg(long, conflicts_with = "json")]
     csv: bool,
@@ -37,12 +38,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
-    let device = args.lbfgs.device.device()?;
-    let models = args
-        .checkpoints
-        .iter()
-        .map(|p| LoadedModel::open(p, &device, args.lbfgs.data_dir.as_deref()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let device = args.model.device.device()?;
+    let models = args.checkpoints.iter().map(|p| args.model.open(p)).collect::<Result<Vec<_>, _>>()?;
     if let Some(other) = models.iter().find(|m| m.dataset.name != models[0].dataset.name) {
         return Err(Error::Usage(format!(
             "{} is a {} model but {} is a {} model",

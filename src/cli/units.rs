@@ -1,11 +1,10 @@
 use std::path::PathBuf;
 
-use blindspot::experiments::LoadedModel;
+use blindspot::Error;
 use blindspot::experiments::loaded::ImageSet;
 use blindspot::experiments::units::{UnitsOptions, figure, units};
-use blindspot::{DeviceChoice, Error};
 
-use super::print_json;
+use super::{ModelArgs, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,18 +24,16 @@ pub struct Args {
     png: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    #[arg(long, default_value = "cpu")]
-    device: DeviceChoice,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
-    let device = args.device.device()?;
-    let loaded = LoadedModel::open(&args.checkpoint, &device, args.data_dir.as_deref())?;
+    let device = args.model.device.device()?;
+    let loaded = args.model.open(&args.checkpoint)?;
     let report = units(
         &loaded,
         &UnitsOptions { layer: args.layer, directions: args.directions, top: args.top, seed: args.seed },

@@ -14,17 +14,22 @@ pub trait Progress {
 }
 
 /// The run folder of `recipe`, trained first unless it holds a finished run of the same recipe.
+/// A run folder that holds another recipe's run (the recipe file changed since) is trained over.
 pub fn trained(recipe: &Recipe, progress: &mut dyn Progress) -> Result<PathBuf, crate::Error> {
     let run_dir = train::run_dir(recipe);
-    if run_dir.join(train::tensorboard::METRICS_FILE).is_file()
-        && let Ok(Some(ckpt)) = Checkpoint::latest(&run_dir)
-        && same_run(&ckpt.recipe, recipe)
-    {
+    let latest = Checkpoint::latest(&run_dir).ok().flatten();
+    let same = latest.as_ref().is_some_and(|ckpt| same_run(&ckpt.recipe, recipe));
+    if same && run_dir.join(train::tensorboard::METRICS_FILE).is_file() {
         progress.message(&format!("{}: trained already ({})", recipe.name, run_dir.display()));
         return Ok(run_dir);
     }
-    progress.message(&format!("{}: training ({} epochs) into {}", recipe.name, recipe.train.epochs, run_dir.display()));
-    train::run(recipe, &TrainOptions { device: recipe.device, resume: true }, progress.training_hooks())?;
+    let what = match (&latest, same) {
+        (Some(_), true) => "resuming",
+        (Some(_), false) => "the recipe changed: training again",
+        (None, _) => "training",
+    };
+    progress.message(&format!("{}: {what} ({} epochs) into {}", recipe.name, recipe.train.epochs, run_dir.display()));
+    train::run(recipe, &TrainOptions { device: recipe.device, resume: same }, progress.training_hooks())?;
     Ok(run_dir)
 }
 
