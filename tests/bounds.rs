@@ -148,3 +148,28 @@ fn the_network_bound_is_the_product_of_layer_bounds_nonlinearities_and_pooling()
     let alexnet = zoo::spec("alexnet", [3, 224, 224], 1000).unwrap();
     assert_eq!(bounds::table::after(&alexnet.layers[0]), 2.0);
 }
+
+#[test]
+fn every_penalty_mode_is_its_formula_of_the_layer_bounds() {
+    use blindspot::bounds::LipschitzPenalty;
+    use blindspot::recipe::{LipschitzSection, PenaltyMode};
+    let device = device();
+    let autodiff = device.clone().autodiff();
+    let spec = zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap();
+    let model = spec.init(&autodiff);
+    let sigmas: Vec<f64> =
+        bounds::network_bounds(&spec, &model.valid(), &[], &POWER).unwrap().layers.iter().map(|l| l.bound).collect();
+    let target = 0.9 * sigmas[1];
+    for (mode, expected) in [
+        (PenaltyMode::Sum, sigmas.iter().sum::<f64>()),
+        (PenaltyMode::LogProduct, sigmas.iter().map(|s| s.ln()).sum()),
+        (PenaltyMode::Hinge, sigmas.iter().map(|s| (s - target).max(0.0).powi(2)).sum()),
+    ] {
+        let section = LipschitzSection { weight: 0.5, mode, target, iterations: 300, every: 2, layers: vec![] };
+        let mut penalty = LipschitzPenalty::new(&spec, &section, &device);
+        let value = f64::from(penalty.penalty(&model).into_scalar::<f32>());
+        // every = 2 doubles the weight: the penalty is applied every other step.
+        let want = 2.0 * 0.5 * expected;
+        assert!((value - want).abs() < 1e-3 * want.abs().max(1e-3), "{mode:?}: {value} vs {want}");
+    }
+}

@@ -153,12 +153,18 @@ fn tensorboard_events_read_back_with_the_tensorboard_package() {
         "epoch/validation_error",
         "epoch/examples_per_second",
         "epoch/learning_rate",
+        "lipschitz/layer1",
+        "lipschitz/layer3",
+        "lipschitz/network",
     ] {
         assert_eq!(steps(tag), vec![50, 100], "{tag}");
     }
     let m = metrics(&tmp.path().join("runs/tb"));
     let last_test = tags["epoch/test_error"][1][1].as_f64().unwrap();
     assert!((last_test - m["test_error"].as_f64().unwrap()).abs() < 1e-6);
+    let network = tags["lipschitz/network"][1][1].as_f64().unwrap();
+    let logged = m["history"][1]["lipschitz_network"].as_f64().unwrap();
+    assert!((network - logged).abs() < 1e-4 * logged, "{network} vs {logged}");
 }
 
 #[test]
