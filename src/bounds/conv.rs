@@ -44,7 +44,7 @@ impl ConvGeometry {
         let s = self.stride;
         match self.boundary {
             Boundary::Circular => {
-                let ok = (0..2).all(|i| self.input[i] % s == 0 && kernel[i] <= self.input[i]);
+                let ok = (0..2).all(|i| self.input[i].is_multiple_of(s) && kernel[i] <= self.input[i]);
                 if !ok {
                     return Err(Error::Geometry(format!(
                         "a circular convolution needs an input ({}x{}) divisible by the stride {s} and no smaller \

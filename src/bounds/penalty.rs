@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::model::{Layer, LayerSpec, ModelSpec, Stack};
@@ -23,6 +24,13 @@ impl Weight {
         match layer {
             Layer::Dense(d) => Weight::Dense(d.linear.weight.val()),
             Layer::Conv(c) => Weight::Conv(c.conv.weight.val()),
+        }
+    }
+
+    fn device(&self) -> Device {
+        match self {
+            Weight::Dense(w) => w.device(),
+            Weight::Conv(w) => w.device(),
         }
     }
 
@@ -86,6 +94,12 @@ fn normalized(x: Tensor<2>) -> Tensor<2> {
     x.clone() / squared_norm(x).sqrt().clamp_min(1e-30)
 }
 
+/// A pseudo-random unit row vector `[1, n]` drawn from `rng`.
+fn random_unit(rng: &mut StdRng, n: usize, device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    normalized(Tensor::<2>::from_data(TensorData::new(values, [1, n]), device))
+}
+
 /// One persistent power-iteration vector per chosen layer, and the section's penalty.
 pub struct LipschitzPenalty {
     section: LipschitzSection,
@@ -96,7 +110,7 @@ pub struct LipschitzPenalty {
 impl LipschitzPenalty {
     /// Fixed pseudo-random start vectors on `device` (a device without autodiff).
     pub fn new(spec: &ModelSpec, section: &LipschitzSection, device: &Device) -> LipschitzPenalty {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0x11F5);
+        let mut rng = StdRng::seed_from_u64(0x11F5);
         let chosen: Vec<usize> = if section.layers.is_empty() {
             (0..spec.layers.len()).collect()
         } else {
@@ -104,26 +118,21 @@ impl LipschitzPenalty {
         };
         let layers = chosen
             .into_iter()
-            .map(|k| {
-                let n = spec.layers[k].inputs();
-                let start: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
-                let v = normalized(Tensor::<2>::from_data(TensorData::new(start, [1, n]), device));
-                (k, Operator::of(&spec.layers[k]), v)
-            })
+            .map(|k| (k, Operator::of(&spec.layers[k]), random_unit(&mut rng, spec.layers[k].inputs(), device)))
             .collect();
         LipschitzPenalty { section: section.clone(), layers }
     }
 
     /// Whether the penalty applies at optimizer step `step` (every `every` steps).
     pub fn due(&self, step: u64) -> bool {
-        step % self.section.every as u64 == 0
+        step.is_multiple_of(self.section.every as u64)
     }
 
     /// The penalty for `model` (on an autodiff device): advances each layer's power iteration by the
     /// section's iterations on the current weights, then `every · weight · mode(σ_1, …)` where
     /// σ_k = ‖A_k v_k‖ is differentiable in the weights.
     pub fn penalty(&mut self, model: &Stack) -> Tensor<1> {
-        let device = model.layers[0].weight_squared_sum().device();
+        let device = Weight::of(&model.layers[0]).device();
         let mut total: Option<Tensor<1>> = None;
         for (k, operator, v) in &mut self.layers {
             let weight = Weight::of(&model.layers[*k]);
@@ -155,14 +164,7 @@ impl LipschitzPenalty {
 pub fn power_iteration_estimate(spec: &LayerSpec, layer: &Layer, iterations: usize) -> f64 {
     let operator = Operator::of(spec);
     let weight = Weight::of(layer).detached();
-    let device = match &weight {
-        Weight::Dense(w) => w.device(),
-        Weight::Conv(w) => w.device(),
-    };
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let n = spec.inputs();
-    let start: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let mut x = normalized(Tensor::<2>::from_data(TensorData::new(start, [1, n]), &device));
+    let mut x = random_unit(&mut StdRng::seed_from_u64(7), spec.inputs(), &weight.device());
     for _ in 0..iterations {
         x = normalized(operator.transpose(&weight, operator.apply(&weight, x)));
     }

@@ -24,8 +24,7 @@ pub fn export(checkpoint: &Path, file: &Path, device: &Device) -> Result<(), cra
 /// at epoch 0 whose recipe records where the weights came from. Returns the run folder.
 pub fn import(file: &Path, arch: &str, name: &str, output: &Path, device: &Device) -> Result<PathBuf, crate::Error> {
     let spec = zoo::spec(arch, [1, 28, 28], 10).ok_or_else(|| {
-        let known: Vec<&str> = zoo::ARCHITECTURES.iter().map(|a| a.0).collect();
-        crate::Error::Usage(format!("--arch {arch}: unknown architecture, expected one of {}", known.join(", ")))
+        crate::Error::Usage(format!("--arch {arch}: unknown architecture, expected one of {}", zoo::names()))
     })?;
     let model = pytorch::import(file, &spec, device)?;
     let text = format!(

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use burn::prelude::*;
 
+use super::loaded::architecture;
 use crate::bounds::{NetworkBounds, PowerIteration, network_bounds};
 use crate::model::zoo;
 use crate::train::Checkpoint;
@@ -30,20 +31,13 @@ pub fn lipschitz(
     let (spec, model) = match source {
         Source::Checkpoint(path) => {
             let checkpoint = Checkpoint::open(path)?;
-            let recipe = &checkpoint.recipe;
-            let image = recipe.data.dataset.image_shape();
-            let spec = crate::recipe::model_spec(recipe, image, 10)
-                .ok_or_else(|| crate::train::trainer::Error::Arch(recipe.model.arch.clone(), image[1], image[2]))?;
+            let spec = architecture(&checkpoint, checkpoint.recipe.data.dataset.image_shape())?;
             let model = checkpoint.model(&spec, device)?;
             (spec, model)
         }
         Source::Arch { name, input, seed } => {
             let spec = zoo::spec(name, *input, 10).ok_or_else(|| {
-                let known: Vec<&str> = zoo::ARCHITECTURES.iter().map(|a| a.0).collect();
-                crate::Error::Usage(format!(
-                    "--arch: unknown architecture {name:?}: expected one of {}",
-                    known.join(", ")
-                ))
+                crate::Error::Usage(format!("--arch: unknown architecture {name:?}: expected one of {}", zoo::names()))
             })?;
             device.seed(*seed);
             let model = spec.init(device);

@@ -27,6 +27,13 @@ impl std::fmt::Display for ImageSet {
     }
 }
 
+/// The architecture `checkpoint`'s recipe names, for images of `image` shape.
+pub fn architecture(checkpoint: &Checkpoint, image: [usize; 3]) -> Result<ModelSpec, crate::Error> {
+    let recipe = &checkpoint.recipe;
+    crate::recipe::model_spec(recipe, image, 10)
+        .ok_or_else(|| crate::train::trainer::Error::Arch(recipe.model.arch.clone(), image[1], image[2]).into())
+}
+
 pub struct LoadedModel {
     pub checkpoint: Checkpoint,
     /// The inference copy (no autodiff, dropout off).
@@ -42,9 +49,7 @@ impl LoadedModel {
         let checkpoint = Checkpoint::open(path)?;
         let recipe = &checkpoint.recipe;
         let dataset = Dataset::load(recipe.data.dataset, data_dir.or(recipe.data.dir.as_deref()))?;
-        let image = [1, dataset.test.rows, dataset.test.cols];
-        let spec = crate::recipe::model_spec(recipe, image, 10)
-            .ok_or_else(|| crate::train::trainer::Error::Arch(recipe.model.arch.clone(), image[1], image[2]))?;
+        let spec = architecture(&checkpoint, [1, dataset.test.rows, dataset.test.cols])?;
         let model = checkpoint.model(&spec, device)?.valid();
         Ok(LoadedModel { checkpoint, model, spec, dataset })
     }

@@ -14,6 +14,11 @@ pub const ARCHITECTURES: &[(&str, &str)] = &[
     ("alexnet", "AlexNet-shaped stack on 3x224x224 (for Lipschitz tables; not trained here)"),
 ];
 
+/// The names of every architecture, comma-separated (for error messages).
+pub fn names() -> String {
+    ARCHITECTURES.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
+}
+
 fn dense(inputs: usize, outputs: usize, nonlinearity: Nonlinearity) -> LayerSpec {
     LayerSpec::Dense { inputs, outputs, nonlinearity, dropout: 0.0 }
 }

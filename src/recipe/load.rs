@@ -136,8 +136,7 @@ fn validate(r: &Recipe) -> Result<(), (&'static str, String)> {
     check(name_ok, "name", || format!("{:?} is not a run name: use letters, digits, '-', '_' and '.'", r.name))?;
     let spec = zoo::spec(&r.model.arch, [1, 28, 28], 10);
     check(spec.is_some(), "model.arch", || {
-        let known: Vec<&str> = zoo::ARCHITECTURES.iter().map(|a| a.0).collect();
-        format!("unknown architecture {:?}: expected one of {}", r.model.arch, known.join(", "))
+        format!("unknown architecture {:?}: expected one of {}", r.model.arch, zoo::names())
     })?;
     let layers = spec.map_or(0, |s| s.layers.len());
     check(r.model.dropout.is_empty() || r.model.dropout.len() == layers, "model.dropout", || {
