@@ -100,6 +100,16 @@ fn absurd_values_name_the_key_and_line() {
             "batch_size = 64\n[lipschitz]\nweight = 0.1\nmode = \"max\"",
             "r.toml:12: lipschitz.mode: unknown variant",
         ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0, 1]\nepsilon = [0.1]",
+            "r.toml:12: adversarial.epsilon: 1 radii given for 2 pools",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0, 1]\nepsilon = [0.1, -0.02]",
+            "r.toml:12: adversarial.epsilon: -0.02 is not a positive radius",
+        ),
     ];
     for (from, to, expected) in cases {
         let msg = err(&GOOD.replace(from, to), &[]);

@@ -48,21 +48,23 @@ pub fn generate(
     let batch = DeviceImages::new(&train.select(indices), device).all();
     let surface = Surface::new(model, layer).expect("the recipe check keeps pool layers in range");
     let start = surface.start(batch.inputs);
+    let position = section.layers.iter().position(|&k| k == layer).expect("attackers attack the recipe's layers");
+    let epsilon = section.epsilon.of_pool(position);
     let untargeted = matches!(section.method, PoolAttack::Fgsm | PoolAttack::Pgd);
     let target = if untargeted { TargetKind::Untargeted } else { TargetKind::Random };
     let goal = target
         .goal(&batch.labels, surface.logits(start.clone()), seed)
         .expect("random and untargeted goals always exist");
     let adv = match section.method {
-        PoolAttack::Fgsm => attack::fgsm(&surface, start, &goal, section.epsilon),
+        PoolAttack::Fgsm => attack::fgsm(&surface, start, &goal, epsilon),
         PoolAttack::Pgd => attack::pgd(
             &surface,
             start,
             &goal,
             &PgdConfig {
                 norm: Norm::Linf,
-                epsilon: section.epsilon,
-                step_size: 2.5 * section.epsilon / section.steps as f64,
+                epsilon,
+                step_size: 2.5 * epsilon / section.steps as f64,
                 steps: section.steps,
                 random_start: true,
             },

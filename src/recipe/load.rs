@@ -213,8 +213,17 @@ fn validate_adversarial(a: &crate::recipe::AdversarialSection, layers: usize) ->
     if !(a.refresh > 0.0 && a.refresh <= 1.0) {
         return err("adversarial.refresh", format!("{} is not a share in (0, 1]", a.refresh));
     }
-    if !(a.epsilon.is_finite() && a.epsilon > 0.0) {
-        return err("adversarial.epsilon", format!("{} is not a positive radius", a.epsilon));
+    if let crate::recipe::Radius::PerPool(radii) = &a.epsilon
+        && radii.len() != a.layers.len()
+    {
+        let (given, pools) = (radii.len(), a.layers.len());
+        return err(
+            "adversarial.epsilon",
+            format!("{given} radii given for {pools} pools: give one, or one per layer"),
+        );
+    }
+    if let Some(r) = a.epsilon.values().iter().find(|r| !(r.is_finite() && **r > 0.0)) {
+        return err("adversarial.epsilon", format!("{r} is not a positive radius"));
     }
     for (key, value) in [
         ("adversarial.steps", a.steps),

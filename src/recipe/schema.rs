@@ -186,9 +186,10 @@ pub struct AdversarialSection {
     pub attackers: usize,
     #[serde(default = "defaults::pool_attack")]
     pub method: PoolAttack,
-    /// FGSM / PGD radius (L∞, in the layer's units).
+    /// FGSM / PGD radius (L∞, in the layer's units): one number for every pool, or one per entry
+    /// of `layers` (hidden sigmoid layers saturate, so they want smaller radii than the inputs).
     #[serde(default = "defaults::epsilon")]
-    pub epsilon: f64,
+    pub epsilon: Radius,
     /// PGD steps (step size 2.5·epsilon/steps).
     #[serde(default = "defaults::pgd_steps")]
     pub steps: usize,
@@ -211,6 +212,32 @@ pub struct AdversarialSection {
     pub warmup_epochs: usize,
     #[serde(default = "defaults::pool_schedule")]
     pub schedule: PoolSchedule,
+}
+
+/// A radius for every pool, or one per pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Radius {
+    Every(f64),
+    PerPool(Vec<f64>),
+}
+
+impl Radius {
+    /// The radius of the `position`-th pool (its place in `layers`).
+    pub fn of_pool(&self, position: usize) -> f64 {
+        match self {
+            Radius::Every(r) => *r,
+            Radius::PerPool(radii) => radii[position],
+        }
+    }
+
+    /// Every radius given.
+    pub fn values(&self) -> &[f64] {
+        match self {
+            Radius::Every(r) => std::slice::from_ref(r),
+            Radius::PerPool(radii) => radii,
+        }
+    }
 }
 
 /// How the Lipschitz penalty combines the layers' bounds σ_k.
@@ -310,8 +337,8 @@ mod defaults {
     pub fn pool_attack() -> PoolAttack {
         PoolAttack::Fgsm
     }
-    pub fn epsilon() -> f64 {
-        0.1
+    pub fn epsilon() -> Radius {
+        Radius::Every(0.1)
     }
     pub fn pgd_steps() -> usize {
         5

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The GPU checks, run on the device machine (H100/H200 with PyTorch but no Rust) in one call:
+#   1. CUDA really runs (nvidia-smi sees the process), trainer throughput with pools off / on and
+#      1, 2, 4 attacker threads, the AlexNet-shaped Lipschitz table;
+#   2. full-length accuracy runs (3 seeds each, seeds in parallel, then `compare` measures them).
+# Build here first:  scripts/device-build.sh  (puts the stripped binary into .gpu/, which `carry` names).
+# On the device:     bash scripts/device-check.sh [DEVICE] [PHASE2_SECONDS] [EPOCHS_OVERRIDE]
+# Everything lands in $OUT/results.tgz (run metrics, JSON, logs).
+set -u
+DEVICE=${1:-cuda}
+PHASE2_SECONDS=${2:-270}
+EPOCHS=${3:-}            # empty: each recipe's own epochs (a dry run passes a small number)
+OUT=${OUT:-/tmp/out}
+B=$PWD/.gpu/blindspot
+WORK=${WORK:-/tmp/device-check}
+rm -rf "$WORK"; mkdir -p "$OUT" "$WORK/log" "$WORK/runs"
+L=$WORK/log R=$WORK/runs
+if [ "$DEVICE" != cpu ]; then
+    PY=$(command -v python3)
+    [ -x /opt/torch/.venv/bin/python3 ] && PY=/opt/torch/.venv/bin/python3
+    export LD_LIBRARY_PATH="$($PY -c 'import torch, os; print(os.path.dirname(torch.__file__))')/lib"
+    nvidia-smi -L | tee $L/gpu.txt
+fi
+export BLINDSPOT_DATA_DIR=$PWD/data/mnist
+short() { [ -n "$EPOCHS" ] && echo "--set train.epochs=$EPOCHS"; }
+secs() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(secs)" 'BEGIN { printf "%.2f", b - a }'; }
+stamp() { echo "[$(date +%T)] $*" | tee -a $L/steps.txt; }
+
+# 1. Throughput, one run at a time on an otherwise idle machine.
+stamp "phase 1"
+T0=$(secs)
+t=$(secs); timeout 60 $B lipschitz --arch alexnet --device "$DEVICE" --json >$L/alexnet.json 2>$L/alexnet.err
+rc=$?; stamp "alexnet table (converged): $(since $t) s, rc $rc"
+t=$(secs); timeout 30 $B lipschitz --arch alexnet --device "$DEVICE" --iterations 100 --json >$L/alexnet-100.json 2>$L/alexnet-100.err
+rc=$?; stamp "alexnet table (100 iterations): $(since $t) s, rc $rc"
+tp() { # name recipe [--set ...]
+    local name=$1 recipe=$2; shift 2
+    if awk -v t="$(since $T0)" 'BEGIN { exit !(t > 170) }'; then stamp "throughput $name: skipped (phase 1 over time)"; return 1; fi
+    (sleep 8; nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >$L/$name.smi 2>&1) &
+    timeout 60 $B train "$recipe" --device "$DEVICE" --set "output.dir=\"$R/throughput\"" --set "name=\"$name\"" \
+        --set output.tensorboard=false "$@" --json >$L/$name.json 2>$L/$name.err
+    local rc=$?; stamp "throughput $name: rc $rc"; return $rc
+}
+EP=${EPOCHS:-2}
+finish() { stamp "done"; (cd "$WORK" && tar czf "$OUT/results.tgz" log $(find runs -name metrics.json)); ls -la "$OUT"; }
+tp clean recipes/fc100-100-10-weight-decay.toml --set train.epochs=$EP || { finish; exit 1; }
+for a in 1 2 4; do
+    tp pgd-a$a recipes/fc100-100-10-adversarial.toml --set train.epochs=$EP --set adversarial.warmup_epochs=0 \
+        --set adversarial.attackers=$a
+done
+tp lbfgs-layers-a4 recipes/fc100-100-10-adversarial-layers.toml --set train.epochs=$EP --set adversarial.warmup_epochs=0 \
+    --set adversarial.method=\"lbfgs\" --set adversarial.attackers=4 --set adversarial.max_staleness=2000
+tp convnet-clean recipes/convnet.toml --set train.epochs=1
+tp convnet-pgd recipes/convnet-adversarial.toml --set train.epochs=1 --set adversarial.warmup_epochs=0
+
+# 2. Accuracy: each experiment trains seeds 1-3 side by side, then `compare` measures them.
+stamp "phase 2"
+experiment() { # name device threads recipe [--set ...]
+    local name=$1 dev=$2 threads=$3 recipe=$4; shift 4
+    local base; base=$(sed -n 's/^name = "\(.*\)"/\1/p' "$recipe")
+    for s in 1 2 3; do
+        OMP_NUM_THREADS=$threads timeout "$PHASE2_SECONDS" $B train "$recipe" --device "$dev" --set seed=$s \
+            --set "name=\"$base-seed$s\"" --set "output.dir=\"$R/$name\"" --set output.tensorboard=false \
+            "$@" $(short) --json >$L/$name-seed$s.json 2>$L/$name-seed$s.err &
+    done
+    wait
+    OMP_NUM_THREADS=$threads timeout 90 $B compare "$recipe" --seeds 3 --output $R/$name --device "$dev" \
+        "$@" $(short) --json >$L/$name.json 2>$L/$name.err
+    stamp "experiment $name: compare rc $?"
+}
+LBFGS="--set adversarial.method=\"lbfgs\" --set adversarial.attackers=2 --set adversarial.max_staleness=2000 --set adversarial.ratio=0.25 --set train.epochs=60"
+experiment gpu-pgd-input "$DEVICE" 1 recipes/fc100-100-10-adversarial.toml &
+experiment gpu-lbfgs-layers "$DEVICE" 1 recipes/fc100-100-10-adversarial-layers.toml $LBFGS &
+experiment gpu-lbfgs-input "$DEVICE" 1 recipes/fc100-100-10-adversarial-layers.toml $LBFGS --set adversarial.layers=[0] &
+experiment cpu-pgd-layers cpu 1 recipes/fc100-100-10-adversarial.toml --set adversarial.layers=[0,1,2] \
+    --set adversarial.epsilon=[0.1,0.02,0.02] --set adversarial.schedule=\"all\" &
+wait
+finish
