@@ -106,6 +106,10 @@ impl Attackers {
         seed: u64,
         device: &Device,
     ) -> Attackers {
+        let device = match section.attacker_device {
+            Some(choice) => choice.device().expect("train::run checks the attacker device first"),
+            None => device.clone(),
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let (send, deliveries) = bounded::<Delivery>(4 * section.attackers.max(1) * section.layers.len());
         let (fail, failures) = unbounded::<String>();
@@ -176,7 +180,8 @@ fn attack_loop(
     device: &Device,
 ) {
     let mut rng = StdRng::seed_from_u64(seed ^ (0xA77A_C0DE + i as u64));
-    let mut version = None;
+    // The newest snapshot, on the attacker's device.
+    let mut local: Option<(u64, Stack)> = None;
     let mut made = 0;
     let mut turn = i;
     while !stop.load(Ordering::SeqCst) {
@@ -184,10 +189,13 @@ fn attack_loop(
             std::thread::sleep(Duration::from_millis(2));
             continue;
         };
-        if version != Some(snapshot.version) {
-            version = Some(snapshot.version);
+        if local.as_ref().is_none_or(|(version, _)| *version != snapshot.version) {
+            let model = snapshot.model.clone();
+            let model = if section.attacker_device.is_some() { model.to_device(device) } else { model };
+            local = Some((snapshot.version, model));
             made = 0;
         }
+        let model = &local.as_ref().expect("set above").1;
         if made >= quota {
             std::thread::sleep(Duration::from_millis(2));
             continue;
@@ -196,7 +204,7 @@ fn attack_loop(
         turn += 1;
         let indices: Vec<usize> = (0..section.attack_batch).map(|_| rng.random_range(0..train.len())).collect();
         let delivery =
-            generate(&snapshot.model, layer, train, &indices, section, snapshot.version, rng.random(), device);
+            generate(model, layer, train, &indices, section, snapshot.version, rng.random(), device);
         made += section.attack_batch;
         let mut pending = delivery;
         loop {

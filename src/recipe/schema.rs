@@ -198,6 +198,10 @@ pub struct AdversarialSection {
     pub search_steps: usize,
     #[serde(default = "defaults::lbfgs_iterations")]
     pub iterations: usize,
+    /// Where the attacker threads run: the trainer's device when absent, or e.g. `"cpu"` beside a
+    /// GPU trainer (a small model's attacks then keep off the GPU the trainer launches kernels on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attacker_device: Option<crate::backend::DeviceChoice>,
     /// Examples an attacker attacks at once.
     #[serde(default = "defaults::attack_batch")]
     pub attack_batch: usize,

@@ -39,6 +39,9 @@ pub fn run(recipe: &Recipe, options: &TrainOptions, extra: Vec<Box<dyn Hook>>) -
         return Err(trainer::Error::NoTrainingData.into());
     }
     let device = options.device.device()?;
+    if let Some(choice) = recipe.adversarial.as_ref().and_then(|a| a.attacker_device) {
+        choice.device()?;
+    }
     let mut hooks = default_hooks(recipe);
     hooks.extend(extra);
     Ok(train(recipe, &splits, &device, options, &mut hooks)?)
