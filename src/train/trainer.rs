@@ -100,19 +100,20 @@ pub fn train_step(
 ) -> StepOutput {
     let batch = batch.autodiff();
     let clean = batch.len();
-    let logits = model.forward(batch.inputs);
-    let mut loss = cross_entropy(logits.clone(), batch.labels);
-    if !adversarial.is_empty() {
-        let mut total = loss.mul_scalar(clean as f64);
-        let mut count = clean;
-        for pool in adversarial {
-            let n = pool.labels.dims()[0];
-            let out = model.forward_from(pool.layer, pool.inputs.clone().autodiff());
-            total = total + cross_entropy(out, pool.labels.clone().autodiff()).mul_scalar(n as f64);
-            count += n;
-        }
-        loss = total.div_scalar(count as f64);
+    // The clean rows and every pool's rows (each entering at its layer) go through one pass; the
+    // loss is their mean, so each example weighs the same.
+    let mut entries = vec![(0, batch.inputs)];
+    let mut labels = vec![batch.labels];
+    let mut order: Vec<&LayerBatch> = adversarial.iter().collect();
+    order.sort_by_key(|pool| pool.layer);
+    for pool in order {
+        entries.push((pool.layer, pool.inputs.clone().autodiff()));
+        labels.push(pool.labels.clone().autodiff());
     }
+    let all_logits = model.forward_joined(entries);
+    let labels = if labels.len() == 1 { labels.pop().expect("one") } else { Tensor::cat(labels, 0) };
+    let mut loss = cross_entropy(all_logits.clone(), labels);
+    let logits = if adversarial.is_empty() { all_logits } else { all_logits.narrow(0, 0, clean) };
     if regularizers.weight_decay > 0.0 {
         loss = loss + model.weight_decay(regularizers.weight_decay);
     }
