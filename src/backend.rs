@@ -65,6 +65,25 @@ pub fn set_cpu_threads(n: usize) {
     tch::set_num_threads(n as i32);
 }
 
+/// Limits libtorch's CPU threads (an OpenMP setting of the calling thread) until dropped.
+pub struct CpuThreadLimit {
+    previous: usize,
+}
+
+impl CpuThreadLimit {
+    pub fn new(threads: usize) -> CpuThreadLimit {
+        let previous = cpu_threads();
+        set_cpu_threads(threads.max(1));
+        CpuThreadLimit { previous }
+    }
+}
+
+impl Drop for CpuThreadLimit {
+    fn drop(&mut self) {
+        set_cpu_threads(self.previous);
+    }
+}
+
 impl fmt::Display for DeviceChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -16,7 +16,7 @@ use super::evaluate::{error_rate, wrong};
 use super::hook::{EpochMetrics, Hook, RunInfo, RunSummary, StepInfo, TrainState};
 use super::publisher::SnapshotPublisher;
 use super::{optimizer, pretrain};
-use crate::backend::DeviceChoice;
+use crate::backend::{self, CpuThreadLimit, DeviceChoice};
 use crate::bounds::{self, LipschitzPenalty, PowerIteration};
 use crate::data::{Batch, DeviceImages, Splits, shuffled_batches};
 use crate::model::{Stack, cross_entropy};
@@ -186,6 +186,13 @@ pub fn train(
     // Adversarial pools: a snapshot of the model now, the publisher hook, the loader and its
     // attackers. Pools are not checkpointed: a resumed run regenerates them.
     let warmup = recipe.adversarial.as_ref().map_or(0, |a| a.warmup_epochs);
+    // Attacker threads on the CPU take cores that this thread's libtorch (OpenMP) team would
+    // otherwise spin-wait for, slowing every step several times over: keep the remaining cores.
+    let _threads = recipe
+        .adversarial
+        .as_ref()
+        .filter(|a| a.attackers > 0 && a.attacker_device.unwrap_or(options.device) == DeviceChoice::Cpu)
+        .map(|a| CpuThreadLimit::new(backend::cpu_threads().saturating_sub(a.attackers)));
     let mut pools = recipe.adversarial.as_ref().map(|section| {
         let cell = Arc::new(SnapshotCell::default());
         cell.publish(&model, step);
