@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks, run on the device machine (H100/H200 with PyTorch but no Rust) in one call:
-#   1. CUDA really runs (nvidia-smi sees the process), trainer throughput with pools off / on and
-#      1, 2, 4 attacker threads, the AlexNet-shaped Lipschitz table;
-#   2. full-length accuracy runs (3 seeds each, seeds in parallel, then `compare` measures them).
+#   1. CUDA really runs, the AlexNet-shaped Lipschitz table, trainer throughput with pools off / on
+#      with attackers on the GPU (1, 2, 4 threads) and on the host CPU (adversarial.attacker_device);
+#   2. full-length accuracy runs on the GPU, 3 seeds each side by side, then `compare` measures them:
+#      the PGD input pool, and minimal (L-BFGS) per-layer pools made by 4 CPU attackers per run.
 # Build here first:  scripts/device-build.sh  (puts the stripped binary into .gpu/, which `carry` names).
 # On the device:     bash scripts/device-check.sh [DEVICE] [PHASE2_SECONDS] [EPOCHS_OVERRIDE]
 # Everything lands in $OUT/results.tgz (run metrics, JSON, logs).
@@ -48,9 +49,12 @@ tp clean recipes/fc100-100-10-weight-decay.toml --set train.epochs=$EP || { fini
 for a in 1 2 4; do
     tp pgd-a$a recipes/fc100-100-10-adversarial.toml --set train.epochs=$EP --set adversarial.warmup_epochs=0 \
         --set adversarial.attackers=$a
+    tp pgd-cpu-a$a recipes/fc100-100-10-adversarial.toml --set train.epochs=$EP --set adversarial.warmup_epochs=0 \
+        --set adversarial.attackers=$a --set 'adversarial.attacker_device="cpu"'
 done
-tp lbfgs-layers-a4 recipes/fc100-100-10-adversarial-layers.toml --set train.epochs=$EP --set adversarial.warmup_epochs=0 \
-    --set adversarial.method=\"lbfgs\" --set adversarial.attackers=4 --set adversarial.max_staleness=2000
+tp lbfgs-layers-cpu-a8 recipes/fc100-100-10-adversarial-layers.toml --set train.epochs=$EP \
+    --set adversarial.warmup_epochs=0 --set adversarial.method=\"lbfgs\" --set adversarial.attackers=8 \
+    --set 'adversarial.attacker_device="cpu"'
 tp convnet-clean recipes/convnet.toml --set train.epochs=1
 tp convnet-pgd recipes/convnet-adversarial.toml --set train.epochs=1 --set adversarial.warmup_epochs=0
 
@@ -61,19 +65,15 @@ experiment() { # name device threads recipe [--set ...]
     local base; base=$(sed -n 's/^name = "\(.*\)"/\1/p' "$recipe")
     for s in 1 2 3; do
         OMP_NUM_THREADS=$threads timeout "$PHASE2_SECONDS" $B train "$recipe" --device "$dev" --set seed=$s \
-            --set "name=\"$base-seed$s\"" --set "output.dir=\"$R/$name\"" --set output.tensorboard=false \
-            "$@" $(short) --json >$L/$name-seed$s.json 2>$L/$name-seed$s.err &
+            --set "name=\"$base-seed$s\"" --set "output.dir=\"$R/$name\"" "$@" $(short) --json >$L/$name-seed$s.json 2>$L/$name-seed$s.err &
     done
     wait
     OMP_NUM_THREADS=$threads timeout 90 $B compare "$recipe" --seeds 3 --output $R/$name --device "$dev" \
         "$@" $(short) --json >$L/$name.json 2>$L/$name.err
     stamp "experiment $name: compare rc $?"
 }
-LBFGS="--set adversarial.method=\"lbfgs\" --set adversarial.attackers=2 --set adversarial.max_staleness=2000 --set adversarial.ratio=0.25 --set train.epochs=60"
+LBFGS="--set adversarial.method=\"lbfgs\" --set adversarial.attackers=4 --set adversarial.attacker_device=\"cpu\" --set adversarial.ratio=0.25 --set train.epochs=60"
 experiment gpu-pgd-input "$DEVICE" 1 recipes/fc100-100-10-adversarial.toml &
 experiment gpu-lbfgs-layers "$DEVICE" 1 recipes/fc100-100-10-adversarial-layers.toml $LBFGS &
-experiment gpu-lbfgs-input "$DEVICE" 1 recipes/fc100-100-10-adversarial-layers.toml $LBFGS --set adversarial.layers=[0] &
-experiment cpu-pgd-layers cpu 1 recipes/fc100-100-10-adversarial.toml --set adversarial.layers=[0,1,2] \
-    --set adversarial.epsilon=[0.1,0.02,0.02] --set adversarial.schedule=\"all\" &
 wait
 finish

@@ -12,8 +12,6 @@
 //! number bounds it from above.
 
 use burn::prelude::*;
-use rustfft::FftPlanner;
-use rustfft::num_complex::Complex32;
 
 use super::Error;
 use super::spectral::{Matrices, PowerIteration, largest_singular_values};
@@ -73,61 +71,52 @@ pub fn conv_bound(weight: &Tensor<4>, geometry: &ConvGeometry, power: &PowerIter
 
     // Real kernels have conjugate-symmetric spectra: frequency -η holds the conjugates of η's columns
     // (permuted), so only one of each pair is kept.
-    let mut kept = vec![usize::MAX; o1 * o2];
-    let mut count = 0;
+    let mut kept = Vec::new();
     for e1 in 0..o1 {
         for e2 in 0..o2 {
             let mirror = ((o1 - e1) % o1) * o2 + (o2 - e2) % o2;
             if e1 * o2 + e2 <= mirror {
-                kept[e1 * o2 + e2] = count;
-                count += 1;
+                kept.push((e1 * o2 + e2) as i64);
             }
         }
     }
-
-    let host: Vec<f32> = weight.to_data().iter::<f32>().collect();
-    let mut re = vec![0f32; count * outputs * columns];
-    let mut im = vec![0f32; count * outputs * columns];
-    let mut planner = FftPlanner::<f32>::new();
-    let (row_fft, column_fft) = (planner.plan_fft_forward(n2), planner.plan_fft_forward(n1));
-    let mut grid = vec![Complex32::new(0.0, 0.0); n1 * n2];
-    let mut column = vec![Complex32::new(0.0, 0.0); n1];
-    for d in 0..outputs {
-        for c in 0..inputs {
-            // The 2-D DFT of kernel (d, c) zero-padded to n1 × n2: rows first (only the kernel's rows
-            // are non-zero), then every column.
-            grid.fill(Complex32::new(0.0, 0.0));
-            let kernel = &host[(d * inputs + c) * kh * kw..][..kh * kw];
-            for u in 0..kh {
-                for v in 0..kw {
-                    grid[u * n2 + v].re = kernel[u * kw + v];
-                }
-                row_fft.process(&mut grid[u * n2..(u + 1) * n2]);
-            }
-            for x2 in 0..n2 {
-                for x1 in 0..n1 {
-                    column[x1] = grid[x1 * n2 + x2];
-                }
-                column_fft.process(&mut column);
-                for x1 in 0..n1 {
-                    let f = kept[(x1 % o1) * o2 + x2 % o2];
-                    if f == usize::MAX {
-                        continue;
-                    }
-                    let alias = (x1 / o1) * s + x2 / o2;
-                    let at = (f * outputs + d) * columns + c * aliases + alias;
-                    re[at] = column[x1].re;
-                    im[at] = column[x1].im;
-                }
-            }
-        }
-    }
+    let count = kept.len();
     let device = weight.device();
-    let shape = [count, outputs, columns];
-    let matrices = Matrices {
-        re: Tensor::<3>::from_data(TensorData::new(re, shape), &device),
-        im: Some(Tensor::<3>::from_data(TensorData::new(im, shape), &device)),
+
+    // The 2-D DFT of every kernel zero-padded to n1 × n2, on the kernel's device, as two products
+    // with DFT matrices (the kernel is small, so this is cheaper than padding and transforming):
+    // along the columns v, then along the rows u. e^{-iθ} = cos θ − i sin θ.
+    let (cos2, sin2) = dft_matrix(n2, kw, &device);
+    let (cos1, sin1) = dft_matrix(n1, kh, &device);
+    let flat = weight.clone().reshape([outputs * inputs * kh, kw]);
+    let (a_re, a_im) = (flat.clone().matmul(cos2.transpose()), flat.matmul(sin2.transpose()).neg());
+    let rows_first =
+        |a: Tensor<2>| a.reshape([outputs * inputs, kh, n2]).swap_dims(0, 1).reshape([kh, outputs * inputs * n2]);
+    let (a_re, a_im) = (rows_first(a_re), rows_first(a_im));
+    let re = cos1.clone().matmul(a_re.clone()) + sin1.clone().matmul(a_im.clone());
+    let im = cos1.matmul(a_im) - sin1.matmul(a_re);
+
+    // Frequency (x1, x2) = (a1·o1 + e1, a2·o2 + e2) aliases onto output frequency (e1, e2) as column
+    // c·Δ² + a1·Δ + a2 of that frequency's matrix.
+    let index = Tensor::<1, Int>::from_data(TensorData::new(kept, [count]), &device);
+    let arrange = |t: Tensor<2>| {
+        t.reshape([s, o1, outputs, inputs, s, o2])
+            .permute([1, 5, 2, 3, 0, 4])
+            .reshape([o1 * o2, outputs, columns])
+            .select(0, index.clone())
     };
+    let matrices = Matrices { re: arrange(re), im: Some(arrange(im)) };
     let largest = largest_singular_values(&matrices, power).into_iter().fold(0.0, f64::max);
     Ok(largest / s as f64)
+}
+
+/// The real and imaginary-negated parts of the `n × k` DFT matrix restricted to its first k columns:
+/// `cos(2π·x·u/n)` and `sin(2π·x·u/n)`, rows x < n, columns u < k.
+fn dft_matrix(n: usize, k: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
+    let angle = |x: usize, u: usize| 2.0 * std::f64::consts::PI * ((x * u) % n) as f64 / n as f64;
+    let part = |f: fn(f64) -> f64| {
+        let values: Vec<f32> = (0..n).flat_map(|x| (0..k).map(move |u| f(angle(x, u)) as f32)).collect();
+        Tensor::<2>::from_data(TensorData::new(values, [n, k]), device)
+    };
+    (part(f64::cos), part(f64::sin))
 }
