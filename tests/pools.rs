@@ -47,7 +47,7 @@ fn pools_stay_bounded_with_right_labels_and_bounded_staleness() {
         let device = DeviceChoice::Cpu.device().unwrap();
         let train = small_train();
         let s = section(
-            "layers = [0, 1]\nratio = 0.5\npool_size = 300\nrefresh = 0.5\nattackers = 2\nmethod = \"fgsm\"\nepsilon = [0.02, 0.5]\nattack_batch = 50\nsnapshot_every = 5\nmax_staleness = 20",
+            "layers = [0, 1]\nratio = 0.5\npool_size = 300\nrefresh = 0.5\nattackers = 2\nmethod = \"fgsm\"\nepsilon = [0.02, 0.5]\nattacker_device = \"cpu\"\nattack_batch = 50\nsnapshot_every = 5\nmax_staleness = 20",
         );
         let cell = Arc::new(SnapshotCell::default());
         let model = fresh_model(&device);

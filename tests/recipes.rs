@@ -110,6 +110,11 @@ fn absurd_values_name_the_key_and_line() {
             "batch_size = 64\n[adversarial]\nlayers = [0, 1]\nepsilon = [0.1, -0.02]",
             "r.toml:12: adversarial.epsilon: -0.02 is not a positive radius",
         ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nattacker_device = \"tpu\"",
+            "r.toml:12: adversarial.attacker_device: unknown device \"tpu\"",
+        ),
     ];
     for (from, to, expected) in cases {
         let msg = err(&GOOD.replace(from, to), &[]);
