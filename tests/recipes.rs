@@ -112,6 +112,11 @@ fn absurd_values_name_the_key_and_line() {
         ),
         (
             "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nepsilon = \"small\"",
+            "r.toml:12: adversarial.epsilon: expected a radius (0.1) or one radius per pool",
+        ),
+        (
+            "batch_size = 64",
             "batch_size = 64\n[adversarial]\nlayers = [0]\nattacker_device = \"tpu\"",
             "r.toml:12: adversarial.attacker_device: unknown device \"tpu\"",
         ),

@@ -220,7 +220,7 @@ pub struct AdversarialSection {
 
 /// A radius for every pool, or one per pool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "expected a radius (0.1) or one radius per pool ([0.1, 0.05])")]
 pub enum Radius {
     Every(f64),
     PerPool(Vec<f64>),
