@@ -190,14 +190,16 @@ fn synchronous_pools_are_reproducible_bit_for_bit() {
     }
 }
 
-/// Fails the run right after epoch `at` (the checkpointer, an earlier hook, has saved it).
-struct StopAfter(usize);
+/// Fails the run right after epoch `at` (the checkpointer, an earlier hook, has saved it), and
+/// records how many libtorch CPU threads the training thread had then.
+struct StopAfter(usize, Arc<std::sync::atomic::AtomicUsize>);
 
 impl Hook for StopAfter {
     fn name(&self) -> &str {
         "stop"
     }
     fn on_epoch_end(&mut self, _run: &RunInfo, state: &TrainState, _m: &EpochMetrics) -> Result<(), HookError> {
+        self.1.store(blindspot::backend::cpu_threads(), std::sync::atomic::Ordering::SeqCst);
         if state.epoch == self.0 { Err("stopped on purpose".into()) } else { Ok(()) }
     }
 }
@@ -208,11 +210,20 @@ fn a_run_with_pools_resumes() {
     let path = quick_recipe(tmp.path(), "resumed", &sync_body(3).replace("attackers = 0", "attackers = 1"));
     let r = recipe::load(&path, &[]).unwrap();
     let options = TrainOptions { device: DeviceChoice::Cpu, resume: false };
-    let err = within(Duration::from_secs(120), {
+    let (err, before, during, after) = within(Duration::from_secs(120), {
         let (r, options) = (r.clone(), options.clone());
-        move || train::run(&r, &options, vec![Box::new(StopAfter(2))]).unwrap_err().to_string()
+        move || {
+            let during = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let before = blindspot::backend::cpu_threads();
+            let err = train::run(&r, &options, vec![Box::new(StopAfter(2, during.clone()))]).unwrap_err().to_string();
+            (err, before, during.load(std::sync::atomic::Ordering::SeqCst), blindspot::backend::cpu_threads())
+        }
     });
     assert!(err.contains("stopped on purpose"), "{err}");
+    // The CPU attacker's core is left to it while training; the thread count comes back after,
+    // on the error path too.
+    assert_eq!(during, (before - 1).max(1), "libtorch threads while an attacker runs");
+    assert_eq!(after, before, "libtorch threads after the run");
     let resumed = within(Duration::from_secs(120), move || {
         train::run(&r, &TrainOptions { resume: true, ..options }, vec![]).unwrap()
     });

@@ -203,8 +203,7 @@ fn attack_loop(
         let layer = section.layers[turn % section.layers.len()];
         turn += 1;
         let indices: Vec<usize> = (0..section.attack_batch).map(|_| rng.random_range(0..train.len())).collect();
-        let delivery =
-            generate(model, layer, train, &indices, section, snapshot.version, rng.random(), device);
+        let delivery = generate(model, layer, train, &indices, section, snapshot.version, rng.random(), device);
         made += section.attack_batch;
         let mut pending = delivery;
         loop {
