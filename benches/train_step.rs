@@ -41,9 +41,8 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| {
                     let batch = setup.train.batch(&batches[i % batches.len()]);
                     i += 1;
-                    let due = penalised && penalty.due(i as u64);
-                    let regularizers =
-                        Regularizers { weight_decay: WEIGHT_DECAY, lipschitz: due.then_some(&mut penalty) };
+                    let lipschitz = if penalised { penalty.if_due(i as u64) } else { None };
+                    let regularizers = Regularizers { weight_decay: WEIGHT_DECAY, lipschitz };
                     let out = train_step(model.take().unwrap(), &mut optim, batch, &[], LEARNING_RATE, regularizers);
                     out.loss.into_scalar::<f32>();
                     model = Some(out.model);

@@ -123,9 +123,10 @@ impl LipschitzPenalty {
         LipschitzPenalty { section: section.clone(), layers }
     }
 
-    /// Whether the penalty applies at optimizer step `step` (every `every` steps).
-    pub fn due(&self, step: u64) -> bool {
-        step.is_multiple_of(self.section.every as u64)
+    /// The penalty if it applies at optimizer step `step` (every `every` steps), else `None`: what
+    /// a training step's `Regularizers::lipschitz` takes.
+    pub fn if_due(&mut self, step: u64) -> Option<&mut LipschitzPenalty> {
+        step.is_multiple_of(self.section.every as u64).then_some(self)
     }
 
     /// The penalty for `model` (on an autodiff device): advances each layer's power iteration by the

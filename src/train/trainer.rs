@@ -2,7 +2,7 @@
 //! (and the Lipschitz penalty when the recipe has one),
 //! one optimizer step per batch, hooks after every step and epoch. Written on burn's optimizers
 //! rather than burn-train's Learner: the adversarial pools need to build each batch themselves and
-//! to run `forward_from(k, ·)` inside the step, and the Learner has no hooks (see README).
+//! to join the step's forward pass at their layer, and the Learner has no hooks (see README).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,14 +82,15 @@ pub struct StepOutput {
 pub struct Regularizers<'a> {
     /// The paper's weight decay `λ/N · Σ w²` (λ; 0: none).
     pub weight_decay: f64,
-    /// The Lipschitz-bound penalty, if the recipe has one.
+    /// The Lipschitz-bound penalty, if the recipe has one and it applies at this step
+    /// (`LipschitzPenalty::if_due`).
     pub lipschitz: Option<&'a mut LipschitzPenalty>,
 }
 
 /// One optimizer step on `batch` and the pool examples `adversarial`: the mean cross-entropy over
-/// all of them (a layer-k pool example through `forward_from(k, ·)`, so it trains the layers above
-/// k) plus the regularizers, backward, update. `model` must live on an autodiff device. The
-/// returned logits are the clean batch's.
+/// all of them (a layer-k pool example joins the pass at layer k, `Stack::forward_joined`, so it
+/// trains the layers above k) plus the regularizers, backward, update. `model` must live on an
+/// autodiff device. The returned logits are the clean batch's.
 pub fn train_step(
     model: Stack,
     optim: &mut ModuleOptimizer,
@@ -229,7 +230,10 @@ pub fn train(
                 Some((loader, _)) => loader.draw(step, indices.len(), epoch > warmup)?,
                 None => Vec::new(),
             };
-            let regularizers = Regularizers { weight_decay: recipe.train.weight_decay, lipschitz: lipschitz.as_mut() };
+            let regularizers = Regularizers {
+                weight_decay: recipe.train.weight_decay,
+                lipschitz: lipschitz.as_mut().and_then(|penalty| penalty.if_due(step)),
+            };
             let out = train_step(model, &mut optim, batch, &adversarial, learning_rate, regularizers);
             model = out.model;
             step += 1;
