@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         return Err(Error::Usage("--png draws input images: use it with --layer 0".into()));
     }
     let device = args.model.device.device()?;
-    let loaded = args.model.open(&args.checkpoint)?;
+    let loaded = args.model.open(&args.checkpoint, &device)?;
     let options = AttackOptions {
         method: args.method,
         layer: args.layer,

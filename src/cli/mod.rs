@@ -142,9 +142,13 @@ struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The checkpoint at `path` (run folder or checkpoint folder) on the chosen device.
-    fn open(&self, path: &std::path::Path) -> Result<blindspot::experiments::LoadedModel, Error> {
-        blindspot::experiments::LoadedModel::open(path, &self.device.device()?, self.data_dir.as_deref())
+    /// The checkpoint at `path` (run folder or checkpoint folder) on `device` (this choice's device).
+    fn open(
+        &self,
+        path: &std::path::Path,
+        device: &burn::prelude::Device,
+    ) -> Result<blindspot::experiments::LoadedModel, Error> {
+        blindspot::experiments::LoadedModel::open(path, device, self.data_dir.as_deref())
     }
 }
 

@@ -39,7 +39,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Error> {
     let device = args.model.device.device()?;
-    let models = args.checkpoints.iter().map(|p| args.model.open(p)).collect::<Result<Vec<_>, _>>()?;
+    let models = args.checkpoints.iter().map(|p| args.model.open(p, &device)).collect::<Result<Vec<_>, _>>()?;
     if let Some(other) = models.iter().find(|m| m.dataset.name != models[0].dataset.name) {
         return Err(Error::Usage(format!(
             "{} is a {} model but {} is a {} model",

@@ -33,7 +33,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Error> {
     let device = args.model.device.device()?;
-    let loaded = args.model.open(&args.checkpoint)?;
+    let loaded = args.model.open(&args.checkpoint, &device)?;
     let report = units(
         &loaded,
         &UnitsOptions { layer: args.layer, directions: args.directions, top: args.top, seed: args.seed },
