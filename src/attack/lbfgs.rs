@@ -249,13 +249,16 @@ mod tests {
         let z0 = Tensor::<2>::full([16, 50], 0.5, &device);
         let sol = minimize(&q, z0, bounds, &LbfgsConfig::default());
         let expected = centers.clamp(0.0, 1.0);
-        // The values are compared in float32: a row stops when no step changes its value at that
-        // precision, which leaves the minimiser known to about 1e-3 (the value to about 1e-6).
-        let err = (sol.z.clone() - expected.clone()).abs().max().into_scalar::<f32>();
-        assert!(err < 2e-3, "largest error {err}");
-        let best = q.value(expected);
-        let gap = ((sol.value.clone() - best.clone()) / best.clamp_min(1e-6)).max().into_scalar::<f32>();
+        let best = q.value(expected.clone());
+        let gap = ((sol.value.clone() - best.clone()) / best.clone().clamp_min(1e-6)).max().into_scalar::<f32>();
         assert!(gap < 1e-5, "relative value gap {gap}");
+        // A row stops when its float32 value no longer decreases (relative change ~1e-7), so a
+        // coordinate is pinned down only as far as its term `w·e²` shows in the value: the same
+        // relative 1e-5 bounds every weighted squared error (a flat coordinate, w = 0.1, in a row
+        // worth 10 may still be off by ~3e-3; a steep one, w = 10, by ~3e-4).
+        let weighted = ((sol.z.clone() - expected).square() * q.weights.clone()).max_dim(1).reshape([16]);
+        let excess = (weighted / best.clamp_min(1.0)).max().into_scalar::<f32>();
+        assert!(excess < 1e-5, "largest weighted squared error {excess} of the row's value");
         assert!(sol.converged.iter().all(|&c| c));
         let lo = sol.z.clone().min().into_scalar::<f32>();
         let hi = sol.z.max().into_scalar::<f32>();
