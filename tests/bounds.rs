@@ -10,7 +10,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use blindspot::DeviceChoice;
-use blindspot::bounds::{self, Boundary, ConvGeometry, PowerIteration};
+use blindspot::bounds::{self, Boundary, ConvGeometry, Lanczos};
 use blindspot::model::{Layer, LayerSpec, Nonlinearity, zoo};
 
 fn device() -> Device {
@@ -30,7 +30,7 @@ fn relative(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs()
 }
 
-const POWER: PowerIteration = PowerIteration { max_iterations: 5000, tolerance: 1e-7 };
+const LANCZOS: Lanczos = Lanczos { max_iterations: 5000, tolerance: 1e-7 };
 
 #[test]
 fn a_dense_bound_is_the_largest_singular_value() {
@@ -38,8 +38,15 @@ fn a_dense_bound_is_the_largest_singular_value() {
     for (rows, cols) in [(60, 40), (30, 90), (1, 17)] {
         let w = Tensor::<2>::random([rows, cols], Distribution::Normal(0.0, 1.0), &device);
         let exact = exact_norm(w.to_data().iter::<f32>().collect(), rows, cols, &device);
-        let bound = bounds::dense_bound(&w, &POWER);
+        let bound = bounds::dense_bound(&w, &LANCZOS);
         assert!(relative(bound, exact) < 1e-4, "{rows}x{cols}: {bound} vs {exact}");
+    }
+    // Both sides over 1024: no Gram matrix, two products per step; rank one: the Krylov space ends
+    // after one step. An all-ones rows × cols matrix has norm √(rows·cols).
+    for (rows, cols) in [(1100, 1030), (1030, 1100)] {
+        let bound = bounds::dense_bound(&Tensor::<2>::ones([rows, cols], &device), &LANCZOS);
+        let exact = ((rows * cols) as f64).sqrt();
+        assert!(relative(bound, exact) < 1e-5, "ones {rows}x{cols}: {bound} vs {exact}");
     }
 }
 
@@ -77,7 +84,7 @@ fn the_fft_bound_of_a_circular_convolution_is_its_norm_for_every_stride() {
         let (m, rows, cols) = circular_operator(&host, shape, n, stride);
         let exact = exact_norm(m, rows, cols, &device);
         let geometry = ConvGeometry { input: [n, n], stride, padding: 0, boundary: Boundary::Circular };
-        let bound = bounds::conv_bound(&w, &geometry, &POWER).unwrap();
+        let bound = bounds::conv_bound(&w, &geometry, &LANCZOS).unwrap();
         assert!(relative(bound, exact) < 1e-4, "stride {stride}, n {n}, k {k}: {bound} vs {exact}");
     }
 }
@@ -118,7 +125,7 @@ fn a_zero_padded_convolution_is_bounded_and_power_iteration_through_conv_agrees_
         let w = conv.conv.weight.val();
         let (m, rows, cols) = zero_padded_operator(&w, input, stride, padding);
         let exact = exact_norm(m, rows, cols, &device);
-        let bound = bounds::layer_bound(&spec, &layer, &POWER).unwrap();
+        let bound = bounds::layer_bound(&spec, &layer, &LANCZOS).unwrap();
         assert!(bound >= exact * (1.0 - 1e-5), "{input:?} stride {stride}: bound {bound} < norm {exact}");
         let estimate = bounds::power_iteration_estimate(&spec, &layer, 2000);
         assert!(relative(estimate, exact) < 1e-3, "{input:?} stride {stride}: power iteration {estimate} vs {exact}");
@@ -130,16 +137,16 @@ fn the_network_bound_is_the_product_of_layer_bounds_nonlinearities_and_pooling()
     let device = device();
     let spec = zoo::spec("convnet", [1, 28, 28], 10).unwrap();
     let model = spec.init(&device);
-    let b = bounds::network_bounds(&spec, &model, &[], &PowerIteration::default()).unwrap();
+    let b = bounds::network_bounds(&spec, &model, &[], &Lanczos::default()).unwrap();
     assert_eq!(b.layers.len(), 4);
     assert_eq!(b.layers.iter().map(|l| l.after).collect::<Vec<_>>(), vec![1.0, 1.0, 1.0, 1.0]);
     let product: f64 = b.layers.iter().map(|l| l.bound * l.after).product();
     assert!(relative(b.network.unwrap(), product) < 1e-12);
-    let only = bounds::network_bounds(&spec, &model, &[2], &PowerIteration::default()).unwrap();
+    let only = bounds::network_bounds(&spec, &model, &[2], &Lanczos::default()).unwrap();
     assert_eq!(only.layers.len(), 1);
     assert!(only.network.is_none());
     assert!(relative(only.layers[0].bound, b.layers[1].bound) < 1e-5);
-    let err = bounds::network_bounds(&spec, &model, &[5], &PowerIteration::default()).unwrap_err();
+    let err = bounds::network_bounds(&spec, &model, &[5], &Lanczos::default()).unwrap_err();
     assert_eq!(err.to_string(), "convnet has layers 1 to 4: there is no layer 5");
 
     // Sigmoid layers pass on a quarter; AlexNet's overlapping 3/2 max-pooling can double a distance.
@@ -158,7 +165,7 @@ fn every_penalty_mode_is_its_formula_of_the_layer_bounds() {
     let spec = zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap();
     let model = spec.init(&autodiff);
     let sigmas: Vec<f64> =
-        bounds::network_bounds(&spec, &model.valid(), &[], &POWER).unwrap().layers.iter().map(|l| l.bound).collect();
+        bounds::network_bounds(&spec, &model.valid(), &[], &LANCZOS).unwrap().layers.iter().map(|l| l.bound).collect();
     let target = 0.9 * sigmas[1];
     for (mode, expected) in [
         (PenaltyMode::Sum, sigmas.iter().sum::<f64>()),

@@ -14,7 +14,7 @@
 use burn::prelude::*;
 
 use super::Error;
-use super::spectral::{Matrices, PowerIteration, largest_singular_values};
+use super::spectral::{Lanczos, Matrices, largest_singular_values};
 
 /// How the convolution treats the border of its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl ConvGeometry {
 }
 
 /// The upper bound of the convolution with `weight` `[out, in, kh, kw]` (burn's layout).
-pub fn conv_bound(weight: &Tensor<4>, geometry: &ConvGeometry, power: &PowerIteration) -> Result<f64, Error> {
+pub fn conv_bound(weight: &Tensor<4>, geometry: &ConvGeometry, lanczos: &Lanczos) -> Result<f64, Error> {
     let [outputs, inputs, kh, kw] = weight.dims();
     if geometry.stride == 0 {
         return Err(Error::Geometry("the stride must be at least 1".into()));
@@ -106,7 +106,7 @@ pub fn conv_bound(weight: &Tensor<4>, geometry: &ConvGeometry, power: &PowerIter
             .select(0, index.clone())
     };
     let matrices = Matrices { re: arrange(re), im: Some(arrange(im)) };
-    let largest = largest_singular_values(&matrices, power).into_iter().fold(0.0, f64::max);
+    let largest = largest_singular_values(&matrices, lanczos).into_iter().fold(0.0, f64::max);
     Ok(largest / s as f64)
 }
 

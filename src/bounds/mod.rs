@@ -11,7 +11,7 @@ pub mod table;
 pub use conv::{Boundary, ConvGeometry, conv_bound};
 pub use dense::dense_bound;
 pub use penalty::{LipschitzPenalty, power_iteration_estimate};
-pub use spectral::{Matrices, PowerIteration, largest_singular_values};
+pub use spectral::{HermitianOperator, Lanczos, Matrices, Vectors, largest_eigenvalues, largest_singular_values};
 pub use table::{LayerBound, NetworkBounds, layer_bound, network_bounds};
 
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::Error;
 use super::conv::{Boundary, ConvGeometry, conv_bound};
 use super::dense::dense_bound;
-use super::spectral::PowerIteration;
+use super::spectral::Lanczos;
 use crate::model::{Layer, LayerSpec, ModelSpec, Stack};
 use crate::report::table::Table;
 
@@ -65,7 +65,7 @@ pub fn network_bounds(
     spec: &ModelSpec,
     model: &Stack,
     layers: &[usize],
-    power: &PowerIteration,
+    lanczos: &Lanczos,
 ) -> Result<NetworkBounds, Error> {
     let started = Instant::now();
     let depth = spec.layers.len();
@@ -78,7 +78,7 @@ pub fn network_bounds(
         .map(|&k| {
             let started = Instant::now();
             let (layer_spec, layer) = (&spec.layers[k - 1], &model.layers[k - 1]);
-            let bound = layer_bound(layer_spec, layer, power)?;
+            let bound = layer_bound(layer_spec, layer, lanczos)?;
             Ok(LayerBound {
                 layer: k,
                 kind: kind(layer_spec).into(),
@@ -104,13 +104,13 @@ pub fn network_bounds(
 }
 
 /// The upper bound of one layer's affine map (zero padding, as the models apply it).
-pub fn layer_bound(spec: &LayerSpec, layer: &Layer, power: &PowerIteration) -> Result<f64, Error> {
+pub fn layer_bound(spec: &LayerSpec, layer: &Layer, lanczos: &Lanczos) -> Result<f64, Error> {
     match (spec, layer) {
-        (LayerSpec::Dense { .. }, Layer::Dense(d)) => Ok(dense_bound(&d.linear.weight.val(), power)),
+        (LayerSpec::Dense { .. }, Layer::Dense(d)) => Ok(dense_bound(&d.linear.weight.val(), lanczos)),
         (LayerSpec::Conv { input: [_, h, w], stride, padding, .. }, Layer::Conv(c)) => {
             let geometry =
                 ConvGeometry { input: [*h, *w], stride: *stride, padding: *padding, boundary: Boundary::Zero };
-            conv_bound(&c.conv.weight.val(), &geometry, power)
+            conv_bound(&c.conv.weight.val(), &geometry, lanczos)
         }
         _ => Err(Error::Geometry("the model's layers do not match its architecture".into())),
     }

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use blindspot::bounds::PowerIteration;
+use blindspot::bounds::Lanczos;
 use blindspot::experiments::lipschitz::{Source, lipschitz};
 use blindspot::{DeviceChoice, Error};
 
@@ -26,11 +26,11 @@ pub struct Args {
     /// Only these layers (1 = the first; repeatable); the network's bound needs them all.
     #[arg(long)]
     layer: Vec<usize>,
-    /// Power-iteration steps at most, per layer.
-    #[arg(long, default_value_t = PowerIteration::default().max_iterations)]
+    /// Lanczos steps at most, per layer.
+    #[arg(long, default_value_t = Lanczos::default().max_iterations)]
     iterations: usize,
-    /// Stop when no estimate changes by more than this (relative) over ten steps.
-    #[arg(long, default_value_t = PowerIteration::default().tolerance)]
+    /// Stop when no Ritz value (σ²) moves by more than this, relative to the largest, over five steps.
+    #[arg(long, default_value_t = Lanczos::default().tolerance)]
     tolerance: f64,
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
@@ -64,8 +64,8 @@ pub fn run(args: Args) -> Result<(), Error> {
         (None, Some(name)) => Source::Arch { name, input: args.input, seed: args.seed },
         (None, None) => unreachable!("clap requires one"),
     };
-    let power = PowerIteration { max_iterations: args.iterations, tolerance: args.tolerance };
-    let bounds = lipschitz(&source, &args.layer, &power, &device)?;
+    let lanczos = Lanczos { max_iterations: args.iterations, tolerance: args.tolerance };
+    let bounds = lipschitz(&source, &args.layer, &lanczos, &device)?;
     if args.json {
         return print_json(&bounds);
     }

@@ -13,7 +13,7 @@ use super::loaded::{ImageSet, LoadedModel};
 use super::runs::{Progress, trained};
 use crate::attack::{self, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
 use crate::backend::DeviceChoice;
-use crate::bounds::{PowerIteration, network_bounds};
+use crate::bounds::{Lanczos, network_bounds};
 use crate::data::DeviceImages;
 use crate::recipe;
 use crate::report::table::Table;
@@ -124,7 +124,7 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
                 test_error: summary.test_error,
                 mean_distortion: attacked.summary.mean_distortion,
                 pgd_accuracy: pgd_accuracy(&loaded, options.pgd_images, options.pgd_epsilon, &device)?,
-                lipschitz_bound: network_bounds(&loaded.spec, &loaded.model, &[], &PowerIteration::default())?
+                lipschitz_bound: network_bounds(&loaded.spec, &loaded.model, &[], &Lanczos::default())?
                     .network
                     .unwrap_or(f64::NAN),
                 train_seconds: summary.history.iter().map(|m| m.seconds).sum(),

@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::prelude::*;
 
 use super::loaded::architecture;
-use crate::bounds::{NetworkBounds, PowerIteration, network_bounds};
+use crate::bounds::{Lanczos, NetworkBounds, network_bounds};
 use crate::model::zoo;
 use crate::train::Checkpoint;
 
@@ -25,7 +25,7 @@ pub enum Source<'a> {
 pub fn lipschitz(
     source: &Source,
     layers: &[usize],
-    power: &PowerIteration,
+    lanczos: &Lanczos,
     device: &Device,
 ) -> Result<NetworkBounds, crate::Error> {
     let (spec, model) = match source {
@@ -44,5 +44,5 @@ pub fn lipschitz(
             (spec, model)
         }
     };
-    Ok(network_bounds(&spec, &model, layers, power)?)
+    Ok(network_bounds(&spec, &model, layers, lanczos)?)
 }

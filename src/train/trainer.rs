@@ -17,7 +17,7 @@ use super::hook::{EpochMetrics, Hook, RunInfo, RunSummary, StepInfo, TrainState}
 use super::publisher::SnapshotPublisher;
 use super::{optimizer, pretrain};
 use crate::backend::{self, CpuThreadLimit, DeviceChoice};
-use crate::bounds::{self, LipschitzPenalty, PowerIteration};
+use crate::bounds::{self, Lanczos, LipschitzPenalty};
 use crate::data::{Batch, DeviceImages, Splits, shuffled_batches};
 use crate::model::{Stack, cross_entropy};
 use crate::pool::{AdversarialLoader, LayerBatch, SnapshotCell};
@@ -254,7 +254,7 @@ pub fn train(
         let seconds = started.elapsed().as_secs_f64();
         train_seconds.push(seconds);
         let valid = model.valid();
-        let bounds = bounds::network_bounds(&spec, &valid, &[], &PowerIteration::default());
+        let bounds = bounds::network_bounds(&spec, &valid, &[], &Lanczos::default());
         let metrics = EpochMetrics {
             epoch,
             step,
