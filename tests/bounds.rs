@@ -10,7 +10,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use blindspot::DeviceChoice;
-use blindspot::bounds::{self, Boundary, ConvGeometry, Lanczos};
+use blindspot::bounds::{self, Boundary, ConvGeometry, ConvMethod, Lanczos};
 use blindspot::model::{Layer, LayerSpec, Nonlinearity, zoo};
 
 fn device() -> Device {
@@ -84,8 +84,26 @@ fn the_fft_bound_of_a_circular_convolution_is_its_norm_for_every_stride() {
         let (m, rows, cols) = circular_operator(&host, shape, n, stride);
         let exact = exact_norm(m, rows, cols, &device);
         let geometry = ConvGeometry { input: [n, n], stride, padding: 0, boundary: Boundary::Circular };
-        let bound = bounds::conv_bound(&w, &geometry, &LANCZOS).unwrap();
-        assert!(relative(bound, exact) < 1e-4, "stride {stride}, n {n}, k {k}: {bound} vs {exact}");
+        for method in [ConvMethod::Matrices, ConvMethod::Taps] {
+            let bound = bounds::conv_bound_by(&w, &geometry, &LANCZOS, method).unwrap();
+            assert!(relative(bound, exact) < 1e-4, "{method:?} stride {stride}, n {n}, k {k}: {bound} vs {exact}");
+        }
+    }
+}
+
+#[test]
+fn both_ways_of_applying_the_frequency_matrices_give_the_same_bound() {
+    let device = device();
+    for (outputs, inputs, kernel, input, stride, padding) in
+        [(48, 32, 3, 13, 1, 1), (40, 24, 5, 12, 2, 2), (16, 3, 7, 20, 4, 3)]
+    {
+        let w = Tensor::<4>::random([outputs, inputs, kernel, kernel], Distribution::Normal(0.0, 0.1), &device);
+        let geometry = ConvGeometry { input: [input, input], stride, padding, boundary: Boundary::Zero };
+        let [by_matrices, by_taps] = [ConvMethod::Matrices, ConvMethod::Taps]
+            .map(|method| bounds::conv_bound_by(&w, &geometry, &LANCZOS, method).unwrap());
+        let chosen = bounds::conv_bound(&w, &geometry, &LANCZOS).unwrap();
+        assert!(relative(by_taps, by_matrices) < 1e-4, "{outputs}x{inputs}x{kernel}: {by_taps} vs {by_matrices}");
+        assert!(relative(chosen, by_matrices) < 1e-4, "{outputs}x{inputs}x{kernel}: {chosen} vs {by_matrices}");
     }
 }
 

@@ -14,7 +14,8 @@
 use burn::prelude::*;
 
 use super::Error;
-use super::spectral::{Lanczos, Matrices, largest_singular_values};
+use super::conv_taps::TapOperator;
+use super::spectral::{Lanczos, Matrices, largest_eigenvalues, largest_singular_values};
 
 /// How the convolution treats the border of its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,30 +58,92 @@ impl ConvGeometry {
     }
 }
 
-/// The upper bound of the convolution with `weight` `[out, in, kh, kw]` (burn's layout).
+/// How the frequency matrices are handled. Both give the same bound; they differ in cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvMethod {
+    /// Build every frequency's matrix by DFT (and its Gram matrix): for kernels with many taps and
+    /// few channels.
+    Matrices,
+    /// Never build them: apply them through the kernel's taps, one matrix product over all frequencies
+    /// per step (see `conv_taps`): for small kernels between many channels.
+    Taps,
+}
+
+/// The output frequencies one bound needs, on the periodic signal it is computed on.
+#[derive(Debug, Clone)]
+pub(super) struct Frequencies {
+    /// The period `[n1, n2]` (a multiple of the stride).
+    pub period: [usize; 2],
+    pub stride: usize,
+    /// Output frequencies `e1·o2 + e2` (`o = n / stride`), one of each conjugate pair `η, −η`: a real
+    /// kernel's spectrum at `−η` holds the conjugates of η's columns (permuted), so the same norm.
+    pub kept: Vec<usize>,
+}
+
+impl Frequencies {
+    fn of(kernel: [usize; 2], geometry: &ConvGeometry) -> Result<Frequencies, Error> {
+        if geometry.stride == 0 {
+            return Err(Error::Geometry("the stride must be at least 1".into()));
+        }
+        let period = geometry.period(kernel)?;
+        let s = geometry.stride;
+        let (o1, o2) = (period[0] / s, period[1] / s);
+        let kept = (0..o1 * o2)
+            .filter(|&e| {
+                let (e1, e2) = (e / o2, e % o2);
+                e <= ((o1 - e1) % o1) * o2 + (o2 - e2) % o2
+            })
+            .collect();
+        Ok(Frequencies { period, stride: s, kept })
+    }
+
+    /// Output frequencies per axis.
+    pub fn outputs(&self) -> [usize; 2] {
+        self.period.map(|n| n / self.stride)
+    }
+}
+
+/// The upper bound of the convolution with `weight` `[out, in, kh, kw]` (burn's layout), by the
+/// cheaper method for its shape.
 pub fn conv_bound(weight: &Tensor<4>, geometry: &ConvGeometry, lanczos: &Lanczos) -> Result<f64, Error> {
     let [outputs, inputs, kh, kw] = weight.dims();
-    if geometry.stride == 0 {
-        return Err(Error::Geometry("the stride must be at least 1".into()));
-    }
-    let [n1, n2] = geometry.period([kh, kw])?;
-    let s = geometry.stride;
-    let (o1, o2) = (n1 / s, n2 / s);
-    let aliases = s * s;
-    let columns = inputs * aliases;
+    // Per frequency and step, the taps cost kh·kw·outputs·columns multiply-adds in one large matrix
+    // product; a Gram matrix costs small² in batched matrix-vector products (tens of times slower per
+    // operation on a CPU) after building it.
+    let columns = inputs * geometry.stride * geometry.stride;
+    let small = outputs.min(columns);
+    let method =
+        if kh * kw * outputs * columns <= 32 * small * small { ConvMethod::Taps } else { ConvMethod::Matrices };
+    conv_bound_by(weight, geometry, lanczos, method)
+}
 
-    // Real kernels have conjugate-symmetric spectra: frequency -η holds the conjugates of η's columns
-    // (permuted), so only one of each pair is kept.
-    let mut kept = Vec::new();
-    for e1 in 0..o1 {
-        for e2 in 0..o2 {
-            let mirror = ((o1 - e1) % o1) * o2 + (o2 - e2) % o2;
-            if e1 * o2 + e2 <= mirror {
-                kept.push((e1 * o2 + e2) as i64);
-            }
-        }
-    }
-    let count = kept.len();
+/// The upper bound of the convolution with `weight` by the given method.
+pub fn conv_bound_by(
+    weight: &Tensor<4>,
+    geometry: &ConvGeometry,
+    lanczos: &Lanczos,
+    method: ConvMethod,
+) -> Result<f64, Error> {
+    let [_, _, kh, kw] = weight.dims();
+    let frequencies = Frequencies::of([kh, kw], geometry)?;
+    let squared = match method {
+        ConvMethod::Matrices => largest_singular_values(&frequency_matrices(weight, &frequencies), lanczos)
+            .into_iter()
+            .map(|s| s * s)
+            .collect(),
+        ConvMethod::Taps => largest_eigenvalues(&TapOperator::new(weight, &frequencies), lanczos),
+    };
+    let largest = squared.into_iter().fold(0.0, f64::max).max(0.0).sqrt();
+    Ok(largest / frequencies.stride as f64)
+}
+
+/// Every kept output frequency's matrix `[kept, outputs, inputs·Δ²]`: column `c·Δ² + a1·Δ + a2` holds
+/// the kernels' DFT at input frequency `(a1·o1 + e1, a2·o2 + e2)`, which aliases onto `(e1, e2)`.
+fn frequency_matrices(weight: &Tensor<4>, frequencies: &Frequencies) -> Matrices {
+    let [outputs, inputs, kh, kw] = weight.dims();
+    let [n1, n2] = frequencies.period;
+    let [o1, o2] = frequencies.outputs();
+    let s = frequencies.stride;
     let device = weight.device();
 
     // The 2-D DFT of every kernel zero-padded to n1 × n2, on the kernel's device, as two products
@@ -96,18 +159,16 @@ pub fn conv_bound(weight: &Tensor<4>, geometry: &ConvGeometry, lanczos: &Lanczos
     let re = cos1.clone().matmul(a_re.clone()) + sin1.clone().matmul(a_im.clone());
     let im = cos1.matmul(a_im) - sin1.matmul(a_re);
 
-    // Frequency (x1, x2) = (a1·o1 + e1, a2·o2 + e2) aliases onto output frequency (e1, e2) as column
-    // c·Δ² + a1·Δ + a2 of that frequency's matrix.
+    let kept: Vec<i64> = frequencies.kept.iter().map(|&e| e as i64).collect();
+    let count = kept.len();
     let index = Tensor::<1, Int>::from_data(TensorData::new(kept, [count]), &device);
     let arrange = |t: Tensor<2>| {
         t.reshape([s, o1, outputs, inputs, s, o2])
             .permute([1, 5, 2, 3, 0, 4])
-            .reshape([o1 * o2, outputs, columns])
+            .reshape([o1 * o2, outputs, inputs * s * s])
             .select(0, index.clone())
     };
-    let matrices = Matrices { re: arrange(re), im: Some(arrange(im)) };
-    let largest = largest_singular_values(&matrices, lanczos).into_iter().fold(0.0, f64::max);
-    Ok(largest / s as f64)
+    Matrices { re: arrange(re), im: Some(arrange(im)) }
 }
 
 /// The real and imaginary-negated parts of the `n × k` DFT matrix restricted to its first k columns:

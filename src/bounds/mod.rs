@@ -3,12 +3,13 @@
 //! and pooling's constants, the network's product; and the regularizer that penalises them.
 
 pub mod conv;
+mod conv_taps;
 pub mod dense;
 pub mod penalty;
 pub mod spectral;
 pub mod table;
 
-pub use conv::{Boundary, ConvGeometry, conv_bound};
+pub use conv::{Boundary, ConvGeometry, ConvMethod, conv_bound, conv_bound_by};
 pub use dense::dense_bound;
 pub use penalty::{LipschitzPenalty, power_iteration_estimate};
 pub use spectral::{HermitianOperator, Lanczos, Matrices, Vectors, largest_eigenvalues, largest_singular_values};

@@ -268,7 +268,8 @@ impl Matrices {
 /// else two products per application.
 enum NormalOperator {
     Gram(Matrices),
-    Product { m: Matrices, adjoint: Matrices },
+    /// `M` with at least as many rows as columns: applied as `Mᴴ(Mv)`.
+    Product(Matrices),
 }
 
 impl NormalOperator {
@@ -277,16 +278,15 @@ impl NormalOperator {
         if rows.min(cols) <= 1024 {
             NormalOperator::Gram(if cols <= rows { m.adjoint().matmul(m) } else { m.matmul(&m.adjoint()) })
         } else if cols <= rows {
-            NormalOperator::Product { m: m.clone(), adjoint: m.adjoint() }
+            NormalOperator::Product(m.clone())
         } else {
-            NormalOperator::Product { m: m.adjoint(), adjoint: m.clone() }
+            NormalOperator::Product(m.adjoint())
         }
     }
 
     fn matrix(&self) -> &Matrices {
         match self {
-            NormalOperator::Gram(g) => g,
-            NormalOperator::Product { m, .. } => m,
+            NormalOperator::Gram(m) | NormalOperator::Product(m) => m,
         }
     }
 }
@@ -307,7 +307,7 @@ impl HermitianOperator for NormalOperator {
     fn apply(&self, v: &Vectors) -> Vectors {
         match self {
             NormalOperator::Gram(g) => g.apply(v),
-            NormalOperator::Product { m, adjoint } => adjoint.apply(&m.apply(v)),
+            NormalOperator::Product(m) => m.adjoint().apply(&m.apply(v)),
         }
     }
 }
