@@ -69,14 +69,14 @@ impl TapOperator {
     }
 
     /// Per-frequency vectors `[kept, in·Δ²]` (column `c·Δ² + a`) as columns `[in, kept·Δ²]`.
-    fn to_columns(&self, t: &Tensor<2>) -> Tensor<2> {
+    fn as_columns(&self, t: &Tensor<2>) -> Tensor<2> {
         t.clone()
             .reshape([self.kept, self.inputs, self.aliases])
             .swap_dims(0, 1)
             .reshape([self.inputs, self.kept * self.aliases])
     }
 
-    fn from_columns(&self, t: Tensor<2>) -> Tensor<2> {
+    fn as_vectors(&self, t: Tensor<2>) -> Tensor<2> {
         t.reshape([self.inputs, self.kept, self.aliases])
             .swap_dims(0, 1)
             .reshape([self.kept, self.inputs * self.aliases])
@@ -133,8 +133,8 @@ impl HermitianOperator for TapOperator {
     }
     fn apply(&self, v: &Vectors) -> Vectors {
         let im = v.im.clone().unwrap_or_else(|| v.re.zeros_like());
-        let (y_re, y_im) = self.forward(self.to_columns(&v.re), self.to_columns(&im));
+        let (y_re, y_im) = self.forward(self.as_columns(&v.re), self.as_columns(&im));
         let (x_re, x_im) = self.adjoint(y_re, y_im);
-        Vectors { re: self.from_columns(x_re), im: Some(self.from_columns(x_im)) }
+        Vectors { re: self.as_vectors(x_re), im: Some(self.as_vectors(x_im)) }
     }
 }
