@@ -12,36 +12,24 @@ DEVICE=${1:-cuda}
 PHASE2_SECONDS=${2:-270}
 EPOCHS=${3:-}            # empty: each recipe's own epochs (a dry run passes a small number)
 OUT=${OUT:-/tmp/out}
-B=$PWD/.gpu/blindspot
 WORK=${WORK:-/tmp/device-check}
 rm -rf "$WORK"; mkdir -p "$OUT" "$WORK/log" "$WORK/runs"
 L=$WORK/log R=$WORK/runs
-if [ "$DEVICE" != cpu ]; then
-    PY=$(command -v python3)
-    [ -x /opt/torch/.venv/bin/python3 ] && PY=/opt/torch/.venv/bin/python3
-    export LD_LIBRARY_PATH="$($PY -c 'import torch, os; print(os.path.dirname(torch.__file__))')/lib"
-    nvidia-smi -L | tee $L/gpu.txt
-fi
-export BLINDSPOT_DATA_DIR=$PWD/data/mnist
+source scripts/device-env.sh
 short() { [ -n "$EPOCHS" ] && echo "--set train.epochs=$EPOCHS"; }
 secs() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(secs)" 'BEGIN { printf "%.2f", b - a }'; }
-stamp() { echo "[$(date +%T)] $*" | tee -a $L/steps.txt; }
 
 # 1. Throughput, one run at a time on an otherwise idle machine.
 stamp "phase 1"
 T0=$(secs)
 t=$(secs); timeout 60 $B lipschitz --arch alexnet --device "$DEVICE" --json >$L/alexnet.json 2>$L/alexnet.err
-rc=$?; stamp "alexnet table (converged): $(since $t) s, rc $rc"
-t=$(secs); timeout 30 $B lipschitz --arch alexnet --device "$DEVICE" --iterations 100 --json >$L/alexnet-100.json 2>$L/alexnet-100.err
-rc=$?; stamp "alexnet table (100 iterations): $(since $t) s, rc $rc"
+rc=$?; stamp "alexnet table: $(since $t) s, rc $rc"
 tp() { # name recipe [--set ...]
+    if awk -v t="$(since $T0)" 'BEGIN { exit !(t > 170) }'; then stamp "throughput $1: skipped (phase 1 over time)"; return 1; fi
+    (sleep 8; nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >$L/$1.smi 2>&1) &
     local name=$1 recipe=$2; shift 2
-    if awk -v t="$(since $T0)" 'BEGIN { exit !(t > 170) }'; then stamp "throughput $name: skipped (phase 1 over time)"; return 1; fi
-    (sleep 8; nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >$L/$name.smi 2>&1) &
-    timeout 60 $B train "$recipe" --device "$DEVICE" --set "output.dir=\"$R/throughput\"" --set "name=\"$name\"" \
-        --set output.tensorboard=false "$@" --json >$L/$name.json 2>$L/$name.err
-    local rc=$?; stamp "throughput $name: rc $rc"; return $rc
+    throughput "$name" "$recipe" "$R/throughput" 60 "$@"
 }
 EP=${EPOCHS:-2}
 finish() { stamp "done"; (cd "$WORK" && tar czf "$OUT/results.tgz" log $(find runs -name metrics.json)); ls -la "$OUT"; }

@@ -9,24 +9,12 @@ DEVICE=${1:-cuda}
 SWEEP_SECONDS=${2:-300}
 EPOCHS=${3:-}
 OUT=${OUT:-/tmp/out}
-B=$PWD/.gpu/blindspot
 L=$PWD/sweep/log
 rm -rf sweep; mkdir -p "$OUT" "$L"
-if [ "$DEVICE" != cpu ]; then
-    PY=$(command -v python3)
-    [ -x /opt/torch/.venv/bin/python3 ] && PY=/opt/torch/.venv/bin/python3
-    export LD_LIBRARY_PATH="$($PY -c 'import torch, os; print(os.path.dirname(torch.__file__))')/lib"
-fi
-export BLINDSPOT_DATA_DIR=$PWD/data/mnist
-stamp() { echo "[$(date +%T)] $*" | tee -a "$L/steps.txt"; }
+source scripts/device-env.sh
 
 stamp "A: throughput"
-tp() { # name recipe [--set ...]
-    local name=$1 recipe=$2; shift 2
-    timeout 45 $B train "$recipe" --device "$DEVICE" --set 'output.dir="sweep/throughput"' --set "name=\"$name\"" \
-        --set output.tensorboard=false "$@" --json >"$L/$name.json" 2>"$L/$name.err"
-    stamp "throughput $name: rc $?"
-}
+tp() { local name=$1 recipe=$2; shift 2; throughput "$name" "$recipe" sweep/throughput 45 "$@"; }
 EP=${EPOCHS:-2}
 ADV="--set train.epochs=$EP --set adversarial.warmup_epochs=0"
 tp clean recipes/fc100-100-10-weight-decay.toml --set train.epochs=$EP
