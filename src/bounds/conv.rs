@@ -15,7 +15,7 @@ use burn::prelude::*;
 
 use super::Error;
 use super::conv_taps::TapOperator;
-use super::spectral::{Lanczos, Matrices, largest_eigenvalues, largest_singular_values};
+use super::spectral::{HermitianOperator, Lanczos, Matrices, NormalOperator, largest_eigenvalues};
 
 /// How the convolution treats the border of its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,14 +126,12 @@ pub fn conv_bound_by(
 ) -> Result<f64, Error> {
     let [_, _, kh, kw] = weight.dims();
     let frequencies = Frequencies::of([kh, kw], geometry)?;
-    let squared = match method {
-        ConvMethod::Matrices => largest_singular_values(&frequency_matrices(weight, &frequencies), lanczos)
-            .into_iter()
-            .map(|s| s * s)
-            .collect(),
-        ConvMethod::Taps => largest_eigenvalues(&TapOperator::new(weight, &frequencies), lanczos),
+    // Each frequency's MᴴM, built (with its Gram matrix) or applied through the taps.
+    let operator: Box<dyn HermitianOperator> = match method {
+        ConvMethod::Matrices => Box::new(NormalOperator::of(&frequency_matrices(weight, &frequencies))),
+        ConvMethod::Taps => Box::new(TapOperator::new(weight, &frequencies)),
     };
-    let largest = squared.into_iter().fold(0.0, f64::max).max(0.0).sqrt();
+    let largest = largest_eigenvalues(operator.as_ref(), lanczos).into_iter().fold(0.0, f64::max).sqrt();
     Ok(largest / frequencies.stride as f64)
 }
 

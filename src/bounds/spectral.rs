@@ -58,7 +58,8 @@ impl Vectors {
     fn minus(&self, other: &Vectors) -> Vectors {
         let im = match (&self.im, &other.im) {
             (Some(a), Some(b)) => Some(a.clone() - b.clone()),
-            (a, _) => a.clone(),
+            (None, Some(b)) => Some(b.clone().neg()),
+            (a, None) => a.clone(),
         };
         Vectors { re: self.re.clone() - other.re.clone(), im }
     }
@@ -238,14 +239,14 @@ impl Matrices {
 /// `MᴴM` (or `MMᴴ`, which has the same largest eigenvalue) of a batch of explicit matrices: the Gram
 /// matrix of the smaller side when building it costs less than the matrix-vector products it saves,
 /// else two products per application.
-enum NormalOperator {
+pub(super) enum NormalOperator {
     Gram(Matrices),
     /// `M` with at least as many rows as columns: applied as `Mᴴ(Mv)`.
     Product(Matrices),
 }
 
 impl NormalOperator {
-    fn of(m: &Matrices) -> NormalOperator {
+    pub(super) fn of(m: &Matrices) -> NormalOperator {
         let [_, rows, cols] = m.re.dims();
         if rows.min(cols) <= 1024 {
             NormalOperator::Gram(if cols <= rows { m.adjoint().matmul(m) } else { m.matmul(&m.adjoint()) })
