@@ -4,7 +4,7 @@
 //! zero-padded to `N1 × N2`, the operator's norm is
 //!
 //! ```text
-//!     max over η of  σ_max( [ W_dc(η + a·N/Δ) ] (rows d; columns (c, a)) ) / Δ
+//!     max over η of  σ_max( [ W_dc(η + a·N/Δ) ] (rows d; columns (a, c)) ) / Δ
 //! ```
 //!
 //! exactly (the DFT is unitary up to the 1/√N scalings, which leave the 1/Δ). A zero-padded
@@ -101,6 +101,53 @@ impl Frequencies {
     pub fn outputs(&self) -> [usize; 2] {
         self.period.map(|n| n / self.stride)
     }
+
+    /// The Δ² input frequencies that alias onto each kept output, in order: `(a1·o1 + e1, a2·o2 + e2)`
+    /// for kept output `(e1, e2)` and alias `a = a1·Δ + a2` (entry `k·Δ² + a` for the k-th kept output).
+    fn inputs(&self) -> Vec<[usize; 2]> {
+        let [o1, o2] = self.outputs();
+        let s = self.stride;
+        let aliases = |e: usize| (0..s * s).map(move |a| [(a / s) * o1 + e / o2, (a % s) * o2 + e % o2]);
+        self.kept.iter().flat_map(|&e| aliases(e)).collect()
+    }
+
+    /// `cos θ_u(ξ)` and `sin θ_u(ξ)` `[taps, frequencies]`, `θ_u(ξ) = 2π(ξ1·u1/n1 + ξ2·u2/n2)`, for the
+    /// kernel's taps u (row `u1·kw + u2`) and the input frequencies ξ of `inputs` (columns, in order).
+    pub fn phases(&self, kernel: [usize; 2], device: &Device) -> (Tensor<2>, Tensor<2>) {
+        let [n1, n2] = self.period;
+        let xi = self.inputs();
+        // e^{iθ} = e^{iα}·e^{iβ} with α = 2π(ξ1·u1 mod n1)/n1 and β alike: two small tables, and the
+        // residues stepped by addition from one tap to the next (no trigonometry or division per entry).
+        let unit_circle = |n: usize| -> Vec<(f64, f64)> {
+            (0..n).map(|m| 2.0 * std::f64::consts::PI * m as f64 / n as f64).map(|t| (t.cos(), t.sin())).collect()
+        };
+        let (circle1, circle2) = (unit_circle(n1), unit_circle(n2));
+        let step = |residues: &mut [usize], axis: usize, n: usize| {
+            for (r, x) in residues.iter_mut().zip(&xi) {
+                *r += x[axis];
+                if *r >= n {
+                    *r -= n;
+                }
+            }
+        };
+        let taps = kernel[0] * kernel[1];
+        let (mut cos, mut sin) = (Vec::with_capacity(taps * xi.len()), Vec::with_capacity(taps * xi.len()));
+        let mut r1 = vec![0; xi.len()];
+        for _ in 0..kernel[0] {
+            let mut r2 = vec![0; xi.len()];
+            for _ in 0..kernel[1] {
+                for (&m1, &m2) in r1.iter().zip(&r2) {
+                    let ((c1, s1), (c2, s2)) = (circle1[m1], circle2[m2]);
+                    cos.push((c1 * c2 - s1 * s2) as f32);
+                    sin.push((s1 * c2 + c1 * s2) as f32);
+                }
+                step(&mut r2, 1, n2);
+            }
+            step(&mut r1, 0, n1);
+        }
+        let table = |values: Vec<f32>| Tensor::<2>::from_data(TensorData::new(values, [taps, xi.len()]), device);
+        (table(cos), table(sin))
+    }
 }
 
 /// The upper bound of the convolution with `weight` `[out, in, kh, kw]` (burn's layout), by the
@@ -135,47 +182,17 @@ pub fn conv_bound_by(
     Ok(largest / frequencies.stride as f64)
 }
 
-/// Every kept output frequency's matrix `[kept, outputs, inputs·Δ²]`: column `c·Δ² + a1·Δ + a2` holds
-/// the kernels' DFT at input frequency `(a1·o1 + e1, a2·o2 + e2)`, which aliases onto `(e1, e2)`.
+/// Every kept output frequency's matrix `[kept, outputs, Δ²·inputs]` (column `a·inputs + c` for alias a
+/// and input channel c), as one product of the phase table with the stacked taps: `W(ξ) = Σ_u e^{-iθ_u(ξ)} w_u`.
+/// The product comes out as the transposes `[kept, Δ²·inputs, outputs]`; the matrices are views of them.
 fn frequency_matrices(weight: &Tensor<4>, frequencies: &Frequencies) -> Matrices {
     let [outputs, inputs, kh, kw] = weight.dims();
-    let [n1, n2] = frequencies.period;
-    let [o1, o2] = frequencies.outputs();
-    let s = frequencies.stride;
-    let device = weight.device();
-
-    // The 2-D DFT of every kernel zero-padded to n1 × n2, on the kernel's device, as two products
-    // with DFT matrices (the kernel is small, so this is cheaper than padding and transforming):
-    // along the columns v, then along the rows u. e^{-iθ} = cos θ − i sin θ.
-    let (cos2, sin2) = dft_matrix(n2, kw, &device);
-    let (cos1, sin1) = dft_matrix(n1, kh, &device);
-    let flat = weight.clone().reshape([outputs * inputs * kh, kw]);
-    let (a_re, a_im) = (flat.clone().matmul(cos2.transpose()), flat.matmul(sin2.transpose()).neg());
-    let rows_first =
-        |a: Tensor<2>| a.reshape([outputs * inputs, kh, n2]).swap_dims(0, 1).reshape([kh, outputs * inputs * n2]);
-    let (a_re, a_im) = (rows_first(a_re), rows_first(a_im));
-    let re = cos1.clone().matmul(a_re.clone()) + sin1.clone().matmul(a_im.clone());
-    let im = cos1.matmul(a_im) - sin1.matmul(a_re);
-
-    let kept: Vec<i64> = frequencies.kept.iter().map(|&e| e as i64).collect();
-    let count = kept.len();
-    let index = Tensor::<1, Int>::from_data(TensorData::new(kept, [count]), &device);
-    let arrange = |t: Tensor<2>| {
-        t.reshape([s, o1, outputs, inputs, s, o2])
-            .permute([1, 5, 2, 3, 0, 4])
-            .reshape([o1 * o2, outputs, inputs * s * s])
-            .select(0, index.clone())
+    let (cos, sin) = frequencies.phases([kh, kw], &weight.device());
+    let taps = weight.clone().permute([2, 3, 1, 0]).reshape([kh * kw, inputs * outputs]);
+    let columns = frequencies.stride * frequencies.stride * inputs;
+    let matrices = |phase: Tensor<2>| {
+        phase.transpose().matmul(taps.clone()).reshape([frequencies.kept.len(), columns, outputs]).swap_dims(1, 2)
     };
-    Matrices { re: arrange(re), im: Some(arrange(im)) }
-}
-
-/// The real and imaginary-negated parts of the `n × k` DFT matrix restricted to its first k columns:
-/// `cos(2π·x·u/n)` and `sin(2π·x·u/n)`, rows x < n, columns u < k.
-fn dft_matrix(n: usize, k: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
-    let angle = |x: usize, u: usize| 2.0 * std::f64::consts::PI * ((x * u) % n) as f64 / n as f64;
-    let part = |f: fn(f64) -> f64| {
-        let values: Vec<f32> = (0..n).flat_map(|x| (0..k).map(move |u| f(angle(x, u)) as f32)).collect();
-        Tensor::<2>::from_data(TensorData::new(values, [n, k]), device)
-    };
-    (part(f64::cos), part(f64::sin))
+    // e^{-iθ} = cos θ − i sin θ.
+    Matrices { re: matrices(cos), im: Some(matrices(sin.neg())) }
 }

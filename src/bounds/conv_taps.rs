@@ -35,32 +35,13 @@ impl TapOperator {
         let [outputs, inputs, kh, kw] = weight.dims();
         let device = weight.device();
         let taps = weight.clone().permute([2, 3, 0, 1]).reshape([kh * kw * outputs, inputs]);
-        let [n1, n2] = frequencies.period;
-        let [o1, o2] = frequencies.outputs();
+        let (cos, sin) = frequencies.phases([kh, kw], &device);
+        let count = cos.dims()[1];
         let s = frequencies.stride;
-        // Input frequency (a1·o1 + e1, a2·o2 + e2) for kept output (e1, e2) and alias (a1, a2).
-        let inputs_of = |e: usize| {
-            let (e1, e2) = (e / o2, e % o2);
-            (0..s * s).map(move |a| ((a / s) * o1 + e1, (a % s) * o2 + e2))
-        };
-        let xi: Vec<(usize, usize)> = frequencies.kept.iter().flat_map(|&e| inputs_of(e)).collect();
-        let count = xi.len();
-        let (mut cos, mut sin) = (Vec::with_capacity(kh * kw * count), Vec::with_capacity(kh * kw * count));
-        for u1 in 0..kh {
-            for u2 in 0..kw {
-                for &(x1, x2) in &xi {
-                    let turns = ((x1 * u1) % n1) as f64 / n1 as f64 + ((x2 * u2) % n2) as f64 / n2 as f64;
-                    let theta = 2.0 * std::f64::consts::PI * turns;
-                    cos.push(theta.cos() as f32);
-                    sin.push(theta.sin() as f32);
-                }
-            }
-        }
-        let table = |values: Vec<f32>| Tensor::<3>::from_data(TensorData::new(values, [kh * kw, 1, count]), &device);
         TapOperator {
             taps,
-            cos: table(cos),
-            sin: table(sin),
+            cos: cos.reshape([kh * kw, 1, count]),
+            sin: sin.reshape([kh * kw, 1, count]),
             outputs,
             inputs,
             aliases: s * s,
