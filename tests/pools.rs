@@ -230,3 +230,59 @@ fn a_run_with_pools_resumes() {
     assert_eq!(resumed.history.len(), 3);
     assert!(!resumed.history[2].pools.is_empty(), "the resumed epoch used regenerated pools");
 }
+
+#[test]
+fn untargeted_lbfgs_pools_keep_the_nearest_wrong_answer_with_the_true_label() {
+    use blindspot::data::DeviceImages;
+    use blindspot::pool::attacker::generate;
+
+    // A FC100-100-10 trained for a second: an untrained one answers one class for everything, with
+    // logits too flat for a minimal attack.
+    let dir = tempfile::tempdir().unwrap();
+    let body = "[data]\nsubset = 4000\ntest_subset = 100\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\n[train]\nepochs = 2\nbatch_size = 64\n";
+    let mut r = recipe::load(&quick_recipe(dir.path(), "attacked", body), &[]).unwrap();
+    r.output.tensorboard = false;
+    train::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
+    let device = DeviceChoice::Cpu.device().unwrap();
+    let checkpoint = train::Checkpoint::open(&train::run_dir(&r)).unwrap();
+    let model = checkpoint.model(&recipe::model_spec(&r, [1, 28, 28], 10).unwrap(), &device).unwrap().valid();
+    let train = small_train();
+    let predict =
+        |inputs: Tensor<2>| -> Vec<i64> { model.forward(inputs).argmax(1).into_data().iter::<i64>().collect() };
+    // Images the model gets right.
+    let predicted = predict(DeviceImages::new(&train, &device).all().inputs);
+    let right: Vec<usize> = (0..train.len()).filter(|&i| predicted[i] == train.labels[i] as i64).take(40).collect();
+    assert!(right.len() >= 10, "only {} images classified right", right.len());
+    let make = |target: &str| {
+        let s = section(&format!(
+            "layers = [0]\nmethod = \"lbfgs\"\ntarget = \"{target}\"\nsearch_steps = 4\niterations = 15\nattackers = 0"
+        ));
+        generate(&model, 0, &train, &right, &s, 0, 5, &device)
+    };
+    let mut mean_distortion = Vec::new();
+    for target in ["untargeted", "random"] {
+        let delivery = make(target);
+        assert!(
+            delivery.succeeded * 4 >= delivery.attempted * 3,
+            "{target}: {} of {}",
+            delivery.succeeded,
+            delivery.attempted
+        );
+        assert_eq!(delivery.entries.len(), delivery.succeeded, "{target}: only successes are kept");
+        // Kept examples carry their image's true label, which the model no longer gives them.
+        let rows =
+            Tensor::<2>::from_data(TensorData::new(delivery.rows.clone(), [delivery.entries.len(), 784]), &device);
+        for (entry, answer) in delivery.entries.iter().zip(predict(rows)) {
+            assert_ne!(entry.label as i64, answer, "{target}: an example kept its label's answer");
+        }
+        let n = delivery.entries.len() as f32;
+        mean_distortion.push(delivery.entries.iter().map(|e| e.distortion).sum::<f32>() / n);
+    }
+    // The nearest wrong class is closer than a random one.
+    assert!(
+        mean_distortion[0] < 0.9 * mean_distortion[1],
+        "untargeted {} vs random {}",
+        mean_distortion[0],
+        mean_distortion[1]
+    );
+}

@@ -19,7 +19,7 @@ use super::store::Entry;
 use crate::attack::{self, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
 use crate::data::{DeviceImages, Images};
 use crate::model::Stack;
-use crate::recipe::{AdversarialSection, PoolAttack};
+use crate::recipe::{AdversarialSection, PoolAttack, PoolTarget};
 
 /// Examples made for one pool from one snapshot.
 pub struct Delivery {
@@ -33,7 +33,8 @@ pub struct Delivery {
 }
 
 /// Attacks `indices` of `train` at layer `layer` of `model` (a snapshot of version `version`).
-/// FGSM / PGD keep every perturbed example (untargeted); L-BFGS keeps its successes (random targets).
+/// FGSM / PGD keep every perturbed example (untargeted); L-BFGS keeps its successes (random targets, or
+/// untargeted when the recipe says so).
 pub fn generate(
     model: &Stack,
     layer: usize,
@@ -50,8 +51,13 @@ pub fn generate(
     let start = surface.start(batch.inputs);
     let position = section.layers.iter().position(|&k| k == layer).expect("attackers attack the recipe's layers");
     let epsilon = section.epsilon.of_pool(position);
-    let untargeted = matches!(section.method, PoolAttack::Fgsm | PoolAttack::Pgd);
-    let target = if untargeted { TargetKind::Untargeted } else { TargetKind::Random };
+    // FGSM and PGD perturb within a radius and keep every example; L-BFGS keeps the examples that
+    // reached its goal.
+    let keeps_all = matches!(section.method, PoolAttack::Fgsm | PoolAttack::Pgd);
+    let target = match (section.method, section.target) {
+        (PoolAttack::Lbfgs, PoolTarget::Random) => TargetKind::Random,
+        _ => TargetKind::Untargeted,
+    };
     let goal = target
         .goal(&batch.labels, surface.logits(start.clone()), seed)
         .expect("random and untargeted goals always exist");
@@ -80,7 +86,7 @@ pub fn generate(
     let mut rows = Vec::with_capacity(values.len());
     let mut entries = Vec::with_capacity(indices.len());
     for (i, &index) in indices.iter().enumerate() {
-        if untargeted || adv.success[i] {
+        if keeps_all || adv.success[i] {
             rows.extend_from_slice(&values[i * width..(i + 1) * width]);
             entries.push(Entry { label: train.labels[index], version, distortion: adv.distortion[i] });
         }

@@ -6,5 +6,5 @@ pub mod schema;
 pub use load::{Error, load, model_spec, parse, to_toml};
 pub use schema::{
     AdversarialSection, DataSection, LipschitzSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection,
-    PenaltyMode, PoolAttack, PoolSchedule, PretrainSection, Radius, Recipe, Schedule, TrainSection,
+    PenaltyMode, PoolAttack, PoolSchedule, PoolTarget, PretrainSection, Radius, Recipe, Schedule, TrainSection,
 };

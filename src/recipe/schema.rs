@@ -164,6 +164,16 @@ pub enum PoolAttack {
     Lbfgs,
 }
 
+/// The goal of an L-BFGS pool's examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolTarget {
+    /// A random wrong label per example (the paper's choice).
+    Random,
+    /// Any wrong label: the smallest perturbation that changes the answer, towards the nearest class.
+    Untargeted,
+}
+
 /// The adversarial pools of section 4.2: one pool per layer (0 = the inputs, k = the output of hidden
 /// layer k), filled by attacker threads from the newest model snapshot, a random part continuously
 /// replaced, and mixed into every mini-batch. Examples of a layer-k pool train the layers above k.
@@ -193,6 +203,9 @@ pub struct AdversarialSection {
     /// PGD steps (step size 2.5·epsilon/steps).
     #[serde(default = "defaults::pgd_steps")]
     pub steps: usize,
+    /// L-BFGS: the label its minimal examples are pushed to (FGSM and PGD are always untargeted).
+    #[serde(default = "defaults::pool_target")]
+    pub target: PoolTarget,
     /// L-BFGS: values of c and iterations per value.
     #[serde(default = "defaults::search_steps")]
     pub search_steps: usize,
@@ -361,6 +374,9 @@ mod defaults {
     }
     pub fn max_staleness() -> usize {
         1000
+    }
+    pub fn pool_target() -> PoolTarget {
+        PoolTarget::Random
     }
     pub fn pool_schedule() -> PoolSchedule {
         PoolSchedule::All
