@@ -73,7 +73,7 @@ impl DeviceImages {
     pub fn in_order(&self, batch_size: usize) -> impl Iterator<Item = Batch> + '_ {
         (0..self.len).step_by(batch_size.max(1)).map(move |start| {
             let end = (start + batch_size).min(self.len);
-            Batch { inputs: self.inputs.clone().slice([start..end]), labels: self.labels.clone().slice([start..end]) }
+            Batch { inputs: self.inputs.clone().slice(start..end), labels: self.labels.clone().slice(start..end) }
         })
     }
 }
