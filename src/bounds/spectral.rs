@@ -245,8 +245,9 @@ impl Matrices {
 /// else two products per application.
 pub(super) enum NormalOperator {
     Gram(Matrices),
-    /// `M` with at least as many rows as columns: applied as `Mᴴ(Mv)`.
-    Product(Matrices),
+    /// `M` with at least as many rows as columns, and `Mᴴ` (formed once: a view for real matrices, a
+    /// negated copy of the imaginary part for complex ones): applied as `Mᴴ(Mv)`.
+    Product { m: Matrices, adjoint: Matrices },
 }
 
 impl NormalOperator {
@@ -254,16 +255,15 @@ impl NormalOperator {
         let [_, rows, cols] = m.re.dims();
         if rows.min(cols) <= 1024 {
             NormalOperator::Gram(if cols <= rows { m.adjoint().matmul(m) } else { m.matmul(&m.adjoint()) })
-        } else if cols <= rows {
-            NormalOperator::Product(m.clone())
         } else {
-            NormalOperator::Product(m.adjoint())
+            let m = if cols <= rows { m.clone() } else { m.adjoint() };
+            NormalOperator::Product { adjoint: m.adjoint(), m }
         }
     }
 
     fn matrix(&self) -> &Matrices {
         match self {
-            NormalOperator::Gram(m) | NormalOperator::Product(m) => m,
+            NormalOperator::Gram(m) | NormalOperator::Product { m, .. } => m,
         }
     }
 }
@@ -284,7 +284,7 @@ impl HermitianOperator for NormalOperator {
     fn apply(&self, v: &Vectors) -> Vectors {
         match self {
             NormalOperator::Gram(g) => g.apply(v),
-            NormalOperator::Product(m) => m.adjoint().apply(&m.apply(v)),
+            NormalOperator::Product { m, adjoint } => adjoint.apply(&m.apply(v)),
         }
     }
 }
