@@ -13,8 +13,7 @@ use crate::train::{Checkpoint, optimizer};
 /// Writes the weights of the checkpoint at `checkpoint` to `file`.
 pub fn export(checkpoint: &Path, file: &Path, device: &Device) -> Result<(), crate::Error> {
     let ckpt = Checkpoint::open(checkpoint)?;
-    let spec = recipe::model_spec(&ckpt.recipe, [1, 28, 28], 10)
-        .ok_or_else(|| crate::Error::Usage(format!("unknown architecture {}", ckpt.recipe.model.arch)))?;
+    let spec = super::loaded::architecture(&ckpt, ckpt.recipe.data.dataset.image_shape())?;
     let model = ckpt.model(&spec, device)?;
     pytorch::export(&model, &spec, file)?;
     Ok(())
