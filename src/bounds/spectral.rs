@@ -247,7 +247,10 @@ pub(super) enum NormalOperator {
     Gram(Matrices),
     /// `M` with at least as many rows as columns, and `Mᴴ` (formed once: a view for real matrices, a
     /// negated copy of the imaginary part for complex ones): applied as `Mᴴ(Mv)`.
-    Product { m: Matrices, adjoint: Matrices },
+    Product {
+        m: Matrices,
+        adjoint: Matrices,
+    },
 }
 
 impl NormalOperator {
