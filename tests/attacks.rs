@@ -8,25 +8,13 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
+use blindspot::DeviceChoice;
 use blindspot::attack::{self, Goal, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
 use blindspot::data::{Dataset, DatasetName, DeviceImages};
 use blindspot::model::{Layer, Stack, zoo};
-use blindspot::train::{self, TrainOptions};
-use blindspot::{DeviceChoice, recipe};
 
 fn device() -> Device {
     DeviceChoice::Cpu.device().unwrap()
-}
-
-/// A FC100-100-10 trained for a few seconds (about 4% test error), as an inference copy.
-fn trained_model(dir: &std::path::Path) -> Stack {
-    let body = "[data]\nsubset = 12000\ntest_subset = 500\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\nnesterov = true\nschedule = \"one-cycle\"\n[train]\nepochs = 4\nbatch_size = 64\n";
-    let path = common::quick_recipe(dir, "attacked", body);
-    let mut r = recipe::load(&path, &[]).unwrap();
-    r.output.tensorboard = false;
-    train::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
-    let ckpt = train::Checkpoint::open(&train::run_dir(&r)).unwrap();
-    ckpt.model(&recipe::model_spec(&r, [1, 28, 28], 10).unwrap(), &device()).unwrap().valid()
 }
 
 fn test_batch(n: usize) -> blindspot::data::Batch {
@@ -47,7 +35,7 @@ fn predicted(model: &Stack, layer: usize, z: Tensor<2>) -> Vec<i64> {
 #[test]
 fn lbfgs_on_a_trained_model_succeeds_within_the_box_and_batched_equals_single() {
     let tmp = tempfile::tempdir().unwrap();
-    let model = trained_model(tmp.path());
+    let model = common::trained_model(tmp.path());
     let surface = Surface::new(&model, 0).unwrap();
     let batch = test_batch(8);
     let goal = TargetKind::Random.goal(&batch.labels, model.forward(batch.inputs.clone()), 5).unwrap();
@@ -132,7 +120,7 @@ fn lbfgs_finds_the_analytic_minimum_of_a_linear_model() {
 #[test]
 fn layer_attacks_stay_in_their_box_and_pgd_in_its_ball() {
     let tmp = tempfile::tempdir().unwrap();
-    let model = trained_model(tmp.path());
+    let model = common::trained_model(tmp.path());
     let batch = test_batch(16);
 
     // Layer 1 (sigmoid outputs): the box is [0, 1]; attacks run through forward_from(1, ·).

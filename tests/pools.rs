@@ -236,16 +236,11 @@ fn untargeted_lbfgs_pools_keep_the_nearest_wrong_answer_with_the_true_label() {
     use blindspot::data::DeviceImages;
     use blindspot::pool::attacker::generate;
 
-    // A FC100-100-10 trained for a second: an untrained one answers one class for everything, with
-    // logits too flat for a minimal attack.
+    // A trained model: an untrained one answers one class for everything, with logits too flat for a
+    // minimal attack.
     let dir = tempfile::tempdir().unwrap();
-    let body = "[data]\nsubset = 4000\ntest_subset = 100\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\n[train]\nepochs = 2\nbatch_size = 64\n";
-    let mut r = recipe::load(&quick_recipe(dir.path(), "attacked", body), &[]).unwrap();
-    r.output.tensorboard = false;
-    train::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
+    let model = trained_model(dir.path());
     let device = DeviceChoice::Cpu.device().unwrap();
-    let checkpoint = train::Checkpoint::open(&train::run_dir(&r)).unwrap();
-    let model = checkpoint.model(&recipe::model_spec(&r, [1, 28, 28], 10).unwrap(), &device).unwrap().valid();
     let train = small_train();
     let predict =
         |inputs: Tensor<2>| -> Vec<i64> { model.forward(inputs).argmax(1).into_data().iter::<i64>().collect() };
