@@ -85,7 +85,7 @@ fn pooled_steps(
         let batch = train.batch(&batches[*step as usize % batches.len()]);
         let out = train_step(model.take().unwrap(), optim, batch, &adversarial, LEARNING_RATE, weight_decay());
         *step += 1;
-        if *step % 50 == 0 {
+        if step.is_multiple_of(50) {
             cell.publish(&out.model, *step);
         }
         last = Some(out.loss);

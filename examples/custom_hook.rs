@@ -13,7 +13,7 @@ impl Hook for NanGuard {
     }
 
     fn on_step_end(&mut self, _run: &RunInfo, step: &StepInfo, _model: &Stack) -> Result<(), HookError> {
-        if step.step % 100 == 0 && step.loss.clone().into_scalar::<f32>().is_nan() {
+        if step.step.is_multiple_of(100) && step.loss.clone().into_scalar::<f32>().is_nan() {
             return Err(format!("loss is NaN at step {}", step.step).into());
         }
         Ok(())

@@ -59,10 +59,10 @@ fn lbfgs_on_a_trained_model_succeeds_within_the_box_and_batched_equals_single() 
 
     // Each example alone gets what it got in the batch.
     for i in [0, 3, 7] {
-        let one = |t: Tensor<2>| t.slice([i..i + 1]);
+        let one = |t: Tensor<2>| t.slice(i..i + 1);
         let goal_i = Goal {
-            labels: goal.labels.clone().slice([i..i + 1]),
-            targets: goal.targets.clone().map(|t| t.slice([i..i + 1])),
+            labels: goal.labels.clone().slice(i..i + 1),
+            targets: goal.targets.clone().map(|t| t.slice(i..i + 1)),
         };
         let alone = attack::lbfgs(&surface, one(batch.inputs.clone()), &goal_i, &fast_lbfgs());
         assert_eq!(alone.success[0], together.success[i]);

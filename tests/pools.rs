@@ -132,13 +132,7 @@ fn history(run_dir: &std::path::Path) -> Vec<(String, String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                e["train_loss"].to_string(),
-                e["test_error"].to_string(),
-                e["pools"].to_string().replace(|c: char| c == '\n', ""),
-            )
-        })
+        .map(|e| (e["train_loss"].to_string(), e["test_error"].to_string(), e["pools"].to_string().replace('\n', "")))
         .collect()
 }
 
@@ -252,7 +246,7 @@ fn untargeted_lbfgs_pools_keep_the_nearest_wrong_answer_with_the_true_label() {
         let s = section(&format!(
             "layers = [0]\nmethod = \"lbfgs\"\ntarget = \"{target}\"\nsearch_steps = 4\niterations = 15\nattackers = 0"
         ));
-        generate(&model, 0, &train, &right, &s, 0, 5, &device)
+        generate(&model, 0, &train, &right, &s, 0, 5)
     };
     let mut mean_distortion = Vec::new();
     for target in ["untargeted", "random"] {

@@ -243,6 +243,8 @@ impl Matrices {
 /// `MᴴM` (or `MMᴴ`, which has the same largest eigenvalue) of a batch of explicit matrices: the Gram
 /// matrix of the smaller side when building it costs less than the matrix-vector products it saves,
 /// else two products per application.
+// One value per bound computed: the size difference between variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum NormalOperator {
     Gram(Matrices),
     /// `M` with at least as many rows as columns, and `Mᴴ` (formed once: a view for real matrices, a

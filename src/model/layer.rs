@@ -143,6 +143,8 @@ pub struct Conv {
 
 /// One layer of a [`Stack`](super::Stack).
 #[derive(Module, Debug)]
+// One value per layer of a model: the size difference between variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 pub enum Layer {
     Dense(Dense),
     Conv(Conv),

@@ -38,6 +38,11 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The device its weights live on (and its forward passes run on).
+    pub fn device(&self) -> Device {
+        self.devices().into_iter().next().expect("a model has at least one layer with weights")
+    }
+
     /// Number of layers; the logits are layer `depth()`'s output.
     pub fn depth(&self) -> usize {
         self.layers.len()

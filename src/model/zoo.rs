@@ -23,16 +23,19 @@ fn dense(inputs: usize, outputs: usize, nonlinearity: Nonlinearity) -> LayerSpec
     LayerSpec::Dense { inputs, outputs, nonlinearity, dropout: 0.0 }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn conv(
-    input: [usize; 3],
+/// One convolution of a chain (ReLU after it): output channels, square kernel, stride, zero padding,
+/// and max-pooling `[kernel, stride]` if any.
+#[derive(Clone, Copy)]
+struct ConvStage {
     channels: usize,
     kernel: usize,
     stride: usize,
     padding: usize,
     pool: Option<[usize; 2]>,
-) -> LayerSpec {
-    LayerSpec::Conv { input, channels, kernel, stride, padding, nonlinearity: Nonlinearity::Relu, pool, dropout: 0.0 }
+}
+
+const fn stage(channels: usize, kernel: usize, stride: usize, padding: usize, pool: Option<[usize; 2]>) -> ConvStage {
+    ConvStage { channels, kernel, stride, padding, pool }
 }
 
 /// A multilayer perceptron on `input` pixels with sigmoid hidden layers and a softmax output.
@@ -45,12 +48,21 @@ fn mlp(inputs: usize, hidden: &[usize], classes: usize) -> Vec<LayerSpec> {
 }
 
 /// Chains convolutional layers: each one's input shape is the previous one's output shape.
-fn conv_chain(input: [usize; 3], layers: &[(usize, usize, usize, usize, Option<[usize; 2]>)]) -> Vec<LayerSpec> {
+fn conv_chain(input: [usize; 3], stages: &[ConvStage]) -> Vec<LayerSpec> {
     let mut shape = input;
-    layers
+    stages
         .iter()
-        .map(|&(channels, kernel, stride, padding, pool)| {
-            let layer = conv(shape, channels, kernel, stride, padding, pool);
+        .map(|&ConvStage { channels, kernel, stride, padding, pool }| {
+            let layer = LayerSpec::Conv {
+                input: shape,
+                channels,
+                kernel,
+                stride,
+                padding,
+                nonlinearity: Nonlinearity::Relu,
+                pool,
+                dropout: 0.0,
+            };
             shape = layer.output_shape();
             layer
         })
@@ -67,7 +79,7 @@ pub fn spec(name: &str, input: [usize; 3], classes: usize) -> Option<ModelSpec> 
         "fc123-456-10" => mlp(pixels, &[123, 456], classes),
         "ae400-10" => mlp(pixels, &[400], classes),
         "convnet" => {
-            let mut layers = conv_chain(input, &[(16, 5, 1, 2, Some([2, 2])), (32, 5, 1, 2, Some([2, 2]))]);
+            let mut layers = conv_chain(input, &[stage(16, 5, 1, 2, Some([2, 2])), stage(32, 5, 1, 2, Some([2, 2]))]);
             let flat = layers.last().unwrap().outputs();
             layers.push(dense(flat, 100, Nonlinearity::Relu));
             layers.push(dense(100, classes, Nonlinearity::Identity));
@@ -78,11 +90,11 @@ pub fn spec(name: &str, input: [usize; 3], classes: usize) -> Option<ModelSpec> 
             let mut layers = conv_chain(
                 input,
                 &[
-                    (96, 11, 4, 2, Some([3, 2])),
-                    (256, 5, 1, 2, Some([3, 2])),
-                    (384, 3, 1, 1, None),
-                    (384, 3, 1, 1, None),
-                    (256, 3, 1, 1, Some([3, 2])),
+                    stage(96, 11, 4, 2, Some([3, 2])),
+                    stage(256, 5, 1, 2, Some([3, 2])),
+                    stage(384, 3, 1, 1, None),
+                    stage(384, 3, 1, 1, None),
+                    stage(256, 3, 1, 1, Some([3, 2])),
                 ],
             );
             let flat = layers.last().unwrap().outputs();

@@ -43,10 +43,9 @@ pub fn generate(
     section: &AdversarialSection,
     version: u64,
     seed: u64,
-    device: &Device,
 ) -> Delivery {
     let started = Instant::now();
-    let batch = DeviceImages::new(&train.select(indices), device).all();
+    let batch = DeviceImages::new(&train.select(indices), &model.device()).all();
     let surface = Surface::new(model, layer).expect("the recipe check keeps pool layers in range");
     let start = surface.start(batch.inputs);
     let position = section.layers.iter().position(|&k| k == layer).expect("attackers attack the recipe's layers");
@@ -209,7 +208,7 @@ fn attack_loop(
         let layer = section.layers[turn % section.layers.len()];
         turn += 1;
         let indices: Vec<usize> = (0..section.attack_batch).map(|_| rng.random_range(0..train.len())).collect();
-        let delivery = generate(model, layer, train, &indices, section, snapshot.version, rng.random(), device);
+        let delivery = generate(model, layer, train, &indices, section, snapshot.version, rng.random());
         made += section.attack_batch;
         let mut pending = delivery;
         loop {

@@ -131,16 +131,7 @@ impl AdversarialLoader {
                 let indices: Vec<usize> =
                     (0..n).map(|_| rand::Rng::random_range(&mut self.rng, 0..self.train.len())).collect();
                 let seed = rand::Rng::random(&mut self.rng);
-                let d = generate(
-                    &snapshot.model,
-                    layer,
-                    &self.train,
-                    &indices,
-                    &self.section,
-                    snapshot.version,
-                    seed,
-                    &self.device,
-                );
+                let d = generate(&snapshot.model, layer, &self.train, &indices, &self.section, snapshot.version, seed);
                 self.take(d);
                 left -= n;
             }

@@ -173,7 +173,7 @@ impl Hook for Checkpointer {
 
     fn on_epoch_end(&mut self, run: &RunInfo, state: &TrainState, _metrics: &EpochMetrics) -> Result<(), HookError> {
         let every = run.recipe.output.checkpoint_every;
-        if state.epoch % every == 0 || state.epoch == run.recipe.train.epochs {
+        if state.epoch.is_multiple_of(every) || state.epoch == run.recipe.train.epochs {
             let saved = SavedState {
                 epoch: state.epoch,
                 step: state.step,

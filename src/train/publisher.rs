@@ -18,7 +18,7 @@ impl Hook for SnapshotPublisher {
     }
 
     fn on_step_end(&mut self, _run: &RunInfo, step: &StepInfo, model: &Stack) -> Result<(), HookError> {
-        if step.step % self.every == 0 {
+        if step.step.is_multiple_of(self.every) {
             self.cell.publish(model, step.step);
         }
         Ok(())

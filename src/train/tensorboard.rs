@@ -39,7 +39,7 @@ impl Hook for TensorBoard {
     }
 
     fn on_step_end(&mut self, _run: &RunInfo, step: &StepInfo, _model: &Stack) -> Result<(), HookError> {
-        if step.step % self.log_every == 0 {
+        if step.step.is_multiple_of(self.log_every) {
             let loss = step.loss.clone().into_scalar::<f32>();
             let w = self.writer()?;
             w.add_scalar("train/loss", loss, step.step as usize);
