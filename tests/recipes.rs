@@ -77,6 +77,7 @@ fn absurd_values_name_the_key_and_line() {
     let cases = [
         ("learning_rate = 0.1", "learning_rate = -1.0", "r.toml:6: optimizer.learning_rate:"),
         ("batch_size = 64", "batch_size = 0", "r.toml:9: train.batch_size:"),
+        ("batch_size = 64", "batch_size = 64\nmax_norm = 0.0", "r.toml:10: train.max_norm: 0 is not a positive norm"),
         ("arch = \"fc100-100-10\"", "arch = \"fc7\"", "r.toml:3: model.arch: unknown architecture"),
         (
             "arch = \"fc100-100-10\"",

@@ -201,3 +201,27 @@ fn the_lipschitz_penalty_lowers_the_bounds_it_penalises_and_they_reach_metrics()
     let relative = (b["network"].as_f64().unwrap() - network[1]).abs() / network[1];
     assert!(relative < 1e-3, "lipschitz command {b} vs metrics {}", network[1]);
 }
+
+#[test]
+fn max_norm_caps_every_units_incoming_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The largest L2 norm of one unit's incoming weights (a column of burn's [inputs, outputs]) per layer.
+    let largest_unit_norms = |model: &blindspot::Stack| -> Vec<f32> {
+        model
+            .layers
+            .iter()
+            .map(|layer| match layer {
+                blindspot::model::Layer::Dense(d) => {
+                    d.linear.weight.val().square().sum_dim(0).sqrt().max().into_scalar::<f32>()
+                }
+                blindspot::model::Layer::Conv(_) => unreachable!("fc100-100-10 is dense"),
+            })
+            .collect()
+    };
+    let free = largest_unit_norms(&trained_model_with(tmp.path(), "free", ""));
+    let capped = largest_unit_norms(&trained_model_with(tmp.path(), "capped", "max_norm = 1.0\n"));
+    // Unconstrained, units grow past the cap (so the check below can fail); capped, none is longer.
+    assert!(free.iter().all(|&n| n > 1.2), "unconstrained norms {free:?}");
+    assert!(capped.iter().all(|&n| n <= 1.0 + 1e-4), "capped norms {capped:?}");
+    assert!(capped.iter().any(|&n| n > 0.99), "the cap binds: {capped:?}");
+}

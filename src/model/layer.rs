@@ -203,6 +203,23 @@ impl Layer {
         }
     }
 
+    /// Max-norm: each unit's incoming weight vector (a dense layer's column, a convolution's kernel for
+    /// one output channel) scaled back to L2 norm `limit` if longer; biases untouched. A constraint on
+    /// the parameters, not part of the loss: applied after an optimizer step, outside autodiff.
+    pub fn with_max_norm(self, limit: f64) -> Layer {
+        match self {
+            Layer::Dense(mut d) => {
+                d.linear.weight = d.linear.weight.map(|w| cap_norms(w, limit, |w| w.square().sum_dim(0)));
+                Layer::Dense(d)
+            }
+            Layer::Conv(mut c) => {
+                c.conv.weight =
+                    c.conv.weight.map(|w| cap_norms(w, limit, |w| w.square().sum_dim(1).sum_dim(2).sum_dim(3)));
+                Layer::Conv(c)
+            }
+        }
+    }
+
     /// The number of units N of the paper's per-layer weight decay `λ/N · Σ w²`: output features of
     /// a dense layer, output channels of a convolution.
     pub fn units(&self) -> usize {
@@ -211,4 +228,27 @@ impl Layer {
             Layer::Conv(c) => c.conv.weight.val().dims()[0],
         }
     }
+}
+
+/// `weight` scaled unit by unit to norm at most `limit`, where `squared_norms(weight)` gives each
+/// unit's squared norm in a shape that broadcasts against it. Computed without autodiff; the result
+/// keeps the parameter's autodiff state (as burn's optimizers restore it after an update).
+fn cap_norms<const D: usize>(
+    weight: Tensor<D>,
+    limit: f64,
+    squared_norms: impl FnOnce(Tensor<D>) -> Tensor<D>,
+) -> Tensor<D> {
+    let (autodiff, require_grad) = (weight.is_autodiff(), weight.is_require_grad());
+    let strategy = weight.gradient_checkpointing_strategy();
+    let weight = weight.inner();
+    let scale = squared_norms(weight.clone()).sqrt().clamp_min(1e-12).recip().mul_scalar(limit).clamp_max(1.0);
+    let capped = weight * scale;
+    if !autodiff {
+        return capped;
+    }
+    let mut capped = capped.autodiff();
+    if let Some(strategy) = strategy {
+        capped = capped.with_gradient_checkpointing_strategy(strategy);
+    }
+    if require_grad { capped.require_grad() } else { capped }
 }

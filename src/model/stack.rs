@@ -105,6 +105,11 @@ impl Stack {
         terms.reduce(|a, b| a + b).expect("a model has at least one layer").mul_scalar(lambda)
     }
 
+    /// The model with every layer's unit norms capped at `limit` (`Layer::with_max_norm`).
+    pub fn with_max_norm(self, limit: f64) -> Stack {
+        Stack { layers: self.layers.into_iter().map(|layer| layer.with_max_norm(limit)).collect() }
+    }
+
     /// The nonlinearity of each layer.
     pub fn nonlinearities(&self) -> Vec<Nonlinearity> {
         self.layers.iter().map(Layer::nonlinearity).collect()

@@ -160,6 +160,9 @@ fn validate(r: &Recipe) -> Result<(), (&'static str, String)> {
     check(r.train.weight_decay.is_finite() && r.train.weight_decay >= 0.0, "train.weight_decay", || {
         format!("{} is not a non-negative weight decay", r.train.weight_decay)
     })?;
+    if let Some(limit) = r.train.max_norm {
+        check(limit.is_finite() && limit > 0.0, "train.max_norm", || format!("{limit} is not a positive norm"))?;
+    }
     check(r.output.checkpoint_every > 0, "output.checkpoint_every", || "must be at least 1".into())?;
     if let Some(p) = &r.pretrain {
         validate_pretrain(p, r)?;

@@ -128,6 +128,11 @@ pub struct TrainSection {
     /// The paper's weight decay λ: the loss gains `λ/N · Σ w²` for each layer of N units.
     #[serde(default)]
     pub weight_decay: f64,
+    /// Max-norm (Hinton et al. 2012's companion to dropout): after every step, each unit's incoming
+    /// weight vector (a dense layer's column, a convolution's output-channel kernel) is scaled back to
+    /// L2 norm `max_norm` if it grew longer. Absent: no constraint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_norm: Option<f64>,
 }
 
 /// Greedy pretraining of the first layer as a sparse autoencoder (the paper's AE400-10), then of the

@@ -85,6 +85,8 @@ pub struct Regularizers<'a> {
     /// The Lipschitz-bound penalty, if the recipe has one and it applies at this step
     /// (`LipschitzPenalty::if_due`).
     pub lipschitz: Option<&'a mut LipschitzPenalty>,
+    /// Each unit's incoming weights are scaled back to this L2 norm after the update (`Stack::with_max_norm`).
+    pub max_norm: Option<f64>,
 }
 
 /// One optimizer step on `batch` and the pool examples `adversarial`: the mean cross-entropy over
@@ -122,7 +124,10 @@ pub fn train_step(
         loss = loss + penalty.penalty(&model);
     }
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let model = optim.step(learning_rate, model, grads);
+    let mut model = optim.step(learning_rate, model, grads);
+    if let Some(limit) = regularizers.max_norm {
+        model = model.with_max_norm(limit);
+    }
     StepOutput { model, loss: loss.detach().inner(), logits: logits.detach().inner() }
 }
 
@@ -232,6 +237,7 @@ pub fn train(
             };
             let regularizers = Regularizers {
                 weight_decay: recipe.train.weight_decay,
+                max_norm: recipe.train.max_norm,
                 lipschitz: lipschitz.as_mut().and_then(|penalty| penalty.if_due(step)),
             };
             let out = train_step(model, &mut optim, batch, &adversarial, learning_rate, regularizers);

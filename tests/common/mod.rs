@@ -55,8 +55,15 @@ pub fn metrics(run_dir: &Path) -> serde_json::Value {
 /// A FC100-100-10 trained for a few seconds in `dir` (about 4% test error), as an inference copy on
 /// the CPU.
 pub fn trained_model(dir: &Path) -> Stack {
-    let body = "[data]\nsubset = 12000\ntest_subset = 500\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\nnesterov = true\nschedule = \"one-cycle\"\n[train]\nepochs = 4\nbatch_size = 64\n";
-    let mut r = recipe::load(&quick_recipe(dir, "attacked", body), &[]).unwrap();
+    trained_model_with(dir, "attacked", "")
+}
+
+/// `trained_model` with `train_keys` added to its `[train]` section, run as `name`.
+pub fn trained_model_with(dir: &Path, name: &str, train_keys: &str) -> Stack {
+    let body = format!(
+        "[data]\nsubset = 12000\ntest_subset = 500\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.5\nmomentum = 0.9\nnesterov = true\nschedule = \"one-cycle\"\n[train]\nepochs = 4\nbatch_size = 64\n{train_keys}"
+    );
+    let mut r = recipe::load(&quick_recipe(dir, name, &body), &[]).unwrap();
     r.output.tensorboard = false;
     train::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
     let ckpt = train::Checkpoint::open(&train::run_dir(&r)).unwrap();
