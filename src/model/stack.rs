@@ -157,4 +157,52 @@ mod tests {
         let gap: f32 = (joined - expected).abs().max().into_scalar();
         assert!(gap < 1e-5, "joined pass differs by {gap}");
     }
+
+    #[test]
+    #[allow(deprecated)]
+    fn max_norm_caps_long_units_of_dense_and_conv_layers_and_keeps_gradients() {
+        let device = Device::libtorch().autodiff();
+        device.seed(5);
+        // The convnet: two convolutions, then dense layers; every weight stretched 50x so units are long
+        // (as trainable leaves, the way an optimizer step leaves them).
+        let spec = crate::model::zoo::spec("convnet", [1, 28, 28], 10).unwrap();
+        let mut model = spec.init(&device);
+        for layer in model.layers.iter_mut() {
+            match layer {
+                Layer::Dense(d) => {
+                    d.linear.weight = d.linear.weight.clone().map(|w| w.mul_scalar(50.0).detach().require_grad())
+                }
+                Layer::Conv(c) => {
+                    c.conv.weight = c.conv.weight.clone().map(|w| w.mul_scalar(50.0).detach().require_grad())
+                }
+            }
+        }
+        let model = model.with_max_norm(1.0);
+        for (k, layer) in model.layers.iter().enumerate() {
+            let norms: Vec<f32> = match layer {
+                Layer::Dense(d) => d.linear.weight.val().square().sum_dim(0).sqrt().into_data().to_vec().unwrap(),
+                Layer::Conv(c) => {
+                    let [out, ..] = c.conv.weight.dims();
+                    c.conv
+                        .weight
+                        .val()
+                        .reshape([out as i32, -1])
+                        .square()
+                        .sum_dim(1)
+                        .sqrt()
+                        .into_data()
+                        .to_vec()
+                        .unwrap()
+                }
+            };
+            assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-4), "layer {k}: {norms:?}");
+        }
+        // The capped weights are still parameters that receive gradients.
+        let x = Tensor::<2>::random([2, 784], Distribution::Uniform(0.0, 1.0), &device);
+        let grads = model.forward(x).sum().backward();
+        match &model.layers[0] {
+            Layer::Conv(c) => assert!(c.conv.weight.grad(&grads).is_some(), "no gradient for the capped kernel"),
+            Layer::Dense(_) => unreachable!("the convnet starts with a convolution"),
+        }
+    }
 }
