@@ -205,18 +205,9 @@ fn the_lipschitz_penalty_lowers_the_bounds_it_penalises_and_they_reach_metrics()
 #[test]
 fn max_norm_caps_every_units_incoming_weights() {
     let tmp = tempfile::tempdir().unwrap();
-    // The largest L2 norm of one unit's incoming weights (a column of burn's [inputs, outputs]) per layer.
+    // The largest L2 norm of one unit's incoming weights, per layer.
     let largest_unit_norms = |model: &blindspot::Stack| -> Vec<f32> {
-        model
-            .layers
-            .iter()
-            .map(|layer| match layer {
-                blindspot::model::Layer::Dense(d) => {
-                    d.linear.weight.val().square().sum_dim(0).sqrt().max().into_scalar::<f32>()
-                }
-                blindspot::model::Layer::Conv(_) => unreachable!("fc100-100-10 is dense"),
-            })
-            .collect()
+        model.layers.iter().map(|layer| layer.unit_norms().max().into_scalar::<f32>()).collect()
     };
     let free = largest_unit_norms(&trained_model_with(tmp.path(), "free", ""));
     let capped = largest_unit_norms(&trained_model_with(tmp.path(), "capped", "max_norm = 1.0\n"));

@@ -209,14 +209,21 @@ impl Layer {
     pub fn with_max_norm(self, limit: f64) -> Layer {
         match self {
             Layer::Dense(mut d) => {
-                d.linear.weight = d.linear.weight.map(|w| cap_norms(w, limit, |w| w.square().sum_dim(0)));
+                d.linear.weight = d.linear.weight.map(|w| cap_norms(w, limit, dense_unit_squares));
                 Layer::Dense(d)
             }
             Layer::Conv(mut c) => {
-                c.conv.weight =
-                    c.conv.weight.map(|w| cap_norms(w, limit, |w| w.square().sum_dim(1).sum_dim(2).sum_dim(3)));
+                c.conv.weight = c.conv.weight.map(|w| cap_norms(w, limit, conv_unit_squares));
                 Layer::Conv(c)
             }
+        }
+    }
+
+    /// The L2 norm of each unit's incoming weight vector `[units]`: what `with_max_norm` caps.
+    pub fn unit_norms(&self) -> Tensor<1> {
+        match self {
+            Layer::Dense(d) => dense_unit_squares(d.linear.weight.val()).sqrt().flatten(0, 1),
+            Layer::Conv(c) => conv_unit_squares(c.conv.weight.val()).sqrt().flatten(0, 3),
         }
     }
 
@@ -228,6 +235,17 @@ impl Layer {
             Layer::Conv(c) => c.conv.weight.val().dims()[0],
         }
     }
+}
+
+/// Each unit's squared norm of a dense weight `[inputs, outputs]`: its columns, `[1, outputs]`.
+fn dense_unit_squares(weight: Tensor<2>) -> Tensor<2> {
+    weight.square().sum_dim(0)
+}
+
+/// Each unit's squared norm of a convolution weight `[out, in, kh, kw]`: one kernel per output channel,
+/// `[out, 1, 1, 1]`.
+fn conv_unit_squares(weight: Tensor<4>) -> Tensor<4> {
+    weight.square().sum_dim(1).sum_dim(2).sum_dim(3)
 }
 
 /// `weight` scaled unit by unit to norm at most `limit`, where `squared_norms(weight)` gives each

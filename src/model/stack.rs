@@ -179,22 +179,8 @@ mod tests {
         }
         let model = model.with_max_norm(1.0);
         for (k, layer) in model.layers.iter().enumerate() {
-            let norms: Vec<f32> = match layer {
-                Layer::Dense(d) => d.linear.weight.val().square().sum_dim(0).sqrt().into_data().to_vec().unwrap(),
-                Layer::Conv(c) => {
-                    let [out, ..] = c.conv.weight.dims();
-                    c.conv
-                        .weight
-                        .val()
-                        .reshape([out as i32, -1])
-                        .square()
-                        .sum_dim(1)
-                        .sqrt()
-                        .into_data()
-                        .to_vec()
-                        .unwrap()
-                }
-            };
+            let norms: Vec<f32> = layer.unit_norms().into_data().to_vec().unwrap();
+            assert_eq!(norms.len(), layer.units(), "layer {k}: one norm per unit");
             assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-4), "layer {k}: {norms:?}");
         }
         // The capped weights are still parameters that receive gradients.

@@ -77,7 +77,8 @@ pub struct StepOutput {
     pub logits: Tensor<2>,
 }
 
-/// What is added to the loss besides the cross-entropy.
+/// What regularises a step besides the cross-entropy: terms added to the loss, and the max-norm
+/// constraint applied to the weights after the update.
 #[derive(Default)]
 pub struct Regularizers<'a> {
     /// The paper's weight decay `λ/N · Σ w²` (λ; 0: none).
