@@ -15,7 +15,7 @@ use burn::prelude::*;
 
 use super::Error;
 use super::conv_taps::TapOperator;
-use super::spectral::{HermitianOperator, Lanczos, Matrices, NormalOperator, largest_eigenvalues};
+use super::spectral::{HermitianOperator, Lanczos, Matrices, NormalOperator, largest_eigenvalue};
 
 /// How the convolution treats the border of its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,39 +114,34 @@ impl Frequencies {
     /// `cos θ_u(ξ)` and `sin θ_u(ξ)` `[taps, frequencies]`, `θ_u(ξ) = 2π(ξ1·u1/n1 + ξ2·u2/n2)`, for the
     /// kernel's taps u (row `u1·kw + u2`) and the input frequencies ξ of `inputs` (columns, in order).
     pub fn phases(&self, kernel: [usize; 2], device: &Device) -> (Tensor<2>, Tensor<2>) {
-        let [n1, n2] = self.period;
         let xi = self.inputs();
-        // e^{iθ} = e^{iα}·e^{iβ} with α = 2π(ξ1·u1 mod n1)/n1 and β alike: two small tables, and the
-        // residues stepped by addition from one tap to the next (no trigonometry or division per entry).
-        let unit_circle = |n: usize| -> Vec<(f64, f64)> {
-            (0..n).map(|m| 2.0 * std::f64::consts::PI * m as f64 / n as f64).map(|t| (t.cos(), t.sin())).collect()
-        };
-        let (circle1, circle2) = (unit_circle(n1), unit_circle(n2));
-        let step = |residues: &mut [usize], axis: usize, n: usize| {
-            for (r, x) in residues.iter_mut().zip(&xi) {
-                *r += x[axis];
-                if *r >= n {
-                    *r -= n;
+        // e^{iθ} = e^{iα}·e^{iβ} with α = 2π(ξ1·u1 mod n1)/n1 and β alike: a small table per axis on the
+        // host (residues stepped by addition from one tap to the next), multiplied out on the device.
+        let axis = |axis: usize| -> (Tensor<2>, Tensor<2>) {
+            let (n, taps) = (self.period[axis], kernel[axis]);
+            let circle: Vec<(f64, f64)> =
+                (0..n).map(|m| 2.0 * std::f64::consts::PI * m as f64 / n as f64).map(|t| (t.cos(), t.sin())).collect();
+            let (mut cos, mut sin) = (Vec::with_capacity(taps * xi.len()), Vec::with_capacity(taps * xi.len()));
+            let mut residues = vec![0; xi.len()];
+            for _ in 0..taps {
+                for (r, x) in residues.iter_mut().zip(&xi) {
+                    let (c, s) = circle[*r];
+                    cos.push(c as f32);
+                    sin.push(s as f32);
+                    *r = (*r + x[axis]) % n;
                 }
             }
+            let table = |values: Vec<f32>| Tensor::<2>::from_data(TensorData::new(values, [taps, xi.len()]), device);
+            (table(cos), table(sin))
         };
-        let taps = kernel[0] * kernel[1];
-        let (mut cos, mut sin) = (Vec::with_capacity(taps * xi.len()), Vec::with_capacity(taps * xi.len()));
-        let mut r1 = vec![0; xi.len()];
-        for _ in 0..kernel[0] {
-            let mut r2 = vec![0; xi.len()];
-            for _ in 0..kernel[1] {
-                for (&m1, &m2) in r1.iter().zip(&r2) {
-                    let ((c1, s1), (c2, s2)) = (circle1[m1], circle2[m2]);
-                    cos.push((c1 * c2 - s1 * s2) as f32);
-                    sin.push((s1 * c2 + c1 * s2) as f32);
-                }
-                step(&mut r2, 1, n2);
-            }
-            step(&mut r1, 0, n1);
-        }
-        let table = |values: Vec<f32>| Tensor::<2>::from_data(TensorData::new(values, [taps, xi.len()]), device);
-        (table(cos), table(sin))
+        let [kh, kw] = kernel;
+        let ((cos1, sin1), (cos2, sin2)) = (axis(0), axis(1));
+        let rows = |t: Tensor<2>| t.reshape([kh, 1, xi.len()]);
+        let columns = |t: Tensor<2>| t.reshape([1, kw, xi.len()]);
+        let (cos1, sin1, cos2, sin2) = (rows(cos1), rows(sin1), columns(cos2), columns(sin2));
+        let cos = cos1.clone() * cos2.clone() - sin1.clone() * sin2.clone();
+        let sin = sin1 * cos2 + cos1 * sin2;
+        (cos.reshape([kh * kw, xi.len()]), sin.reshape([kh * kw, xi.len()]))
     }
 }
 
@@ -174,11 +169,11 @@ pub fn conv_bound_by(
     let [_, _, kh, kw] = weight.dims();
     let frequencies = Frequencies::of([kh, kw], geometry)?;
     // Each frequency's MᴴM, built (with its Gram matrix) or applied through the taps.
-    let operator: Box<dyn HermitianOperator> = match method {
+    let mut operator: Box<dyn HermitianOperator> = match method {
         ConvMethod::Matrices => Box::new(NormalOperator::of(&frequency_matrices(weight, &frequencies))),
         ConvMethod::Taps => Box::new(TapOperator::new(weight, &frequencies)),
     };
-    let largest = largest_eigenvalues(operator.as_ref(), lanczos).into_iter().fold(0.0, f64::max).sqrt();
+    let largest = largest_eigenvalue(operator.as_mut(), lanczos).max(0.0).sqrt();
     Ok(largest / frequencies.stride as f64)
 }
 

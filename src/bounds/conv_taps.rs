@@ -14,7 +14,7 @@
 use burn::prelude::*;
 
 use super::conv::Frequencies;
-use super::spectral::{HermitianOperator, Vectors};
+use super::spectral::{HermitianOperator, Vectors, row_index};
 
 /// `MᴴM` for every kept output frequency's matrix M `[out, in·Δ²]` of a convolution.
 pub struct TapOperator {
@@ -117,5 +117,13 @@ impl HermitianOperator for TapOperator {
         let (y_re, y_im) = self.forward(self.as_columns(&v.re), self.as_columns(&im));
         let (x_re, x_im) = self.adjoint(y_re, y_im);
         Vectors { re: self.as_vectors(x_re), im: Some(self.as_vectors(x_im)) }
+    }
+    fn retain(&mut self, rows: &[usize]) {
+        // Kept output k's aliases are the phase columns k·Δ² .. (k + 1)·Δ².
+        let columns: Vec<usize> = rows.iter().flat_map(|&k| k * self.aliases..(k + 1) * self.aliases).collect();
+        let index = row_index(&columns, &self.taps.device());
+        self.cos = self.cos.clone().select(2, index.clone());
+        self.sin = self.sin.clone().select(2, index);
+        self.kept = rows.len();
     }
 }

@@ -2,11 +2,11 @@
 
 use burn::prelude::*;
 
-use super::spectral::{Lanczos, Matrices, largest_singular_values};
+use super::spectral::{Lanczos, Matrices, largest_singular_value};
 
 /// The largest singular value of `weight` (`[inputs, outputs]`, burn's `Linear` layout).
 pub fn dense_bound(weight: &Tensor<2>, lanczos: &Lanczos) -> f64 {
     let [inputs, outputs] = weight.dims();
     let matrices = Matrices::real(weight.clone().reshape([1, inputs, outputs]));
-    largest_singular_values(&matrices, lanczos)[0]
+    largest_singular_value(&matrices, lanczos)
 }

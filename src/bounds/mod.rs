@@ -12,7 +12,7 @@ pub mod table;
 pub use conv::{Boundary, ConvGeometry, ConvMethod, conv_bound, conv_bound_by};
 pub use dense::dense_bound;
 pub use penalty::{LipschitzPenalty, power_iteration_estimate};
-pub use spectral::{HermitianOperator, Lanczos, Matrices, Vectors, largest_eigenvalues, largest_singular_values};
+pub use spectral::{HermitianOperator, Lanczos, Matrices, Vectors, largest_eigenvalue, largest_singular_value};
 pub use table::{LayerBound, NetworkBounds, layer_bound, network_bounds};
 
 #[derive(Debug, thiserror::Error)]
