@@ -21,9 +21,9 @@ use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-/// When Lanczos stops: no Ritz value of a row still in the running moved by more than `tolerance`
-/// times the largest between two checks five steps apart, or `max_iterations` steps have run (or the
-/// space is exhausted).
+/// When Lanczos stops: no Ritz value of a row still in the running has more than `tolerance` times
+/// the largest left to grow, as extrapolated from its growth over the last two spans of five steps,
+/// or `max_iterations` steps have run (or the space is exhausted).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Lanczos {
     pub max_iterations: usize,
@@ -137,7 +137,18 @@ pub fn largest_eigenvalue(operator: &mut dyn HermitianOperator, config: &Lanczos
         let growth: Vec<f64> = (tridiagonals.iter_mut().zip(&values))
             .map(|(t, v)| (v - t.ritz(step - CHECK_EVERY, precision)).max(0.0))
             .collect();
-        if growth.iter().all(|&g| g <= config.tolerance * largest) {
+        // The growth still to come, extrapolated geometrically from the last two spans' growths g1 then
+        // g: g·r/(1 − r) with r = g/g1 once growth at least halves per span, else the last growth g.
+        let remaining: Vec<f64> = (tridiagonals.iter_mut().zip(&values).zip(&growth))
+            .map(|((t, v), &g)| {
+                if step <= 2 * CHECK_EVERY {
+                    return g;
+                }
+                let g1 = (v - g - t.ritz(step - 2 * CHECK_EVERY, precision)).max(0.0);
+                if g1 > 2.0 * g { g * g / (g1 - g) } else { g }
+            })
+            .collect();
+        if remaining.iter().all(|&r| r <= config.tolerance * largest) {
             return largest;
         }
         let keep: Vec<usize> = (0..values.len()).filter(|&i| values[i] + CATCH_UP * growth[i] >= largest).collect();

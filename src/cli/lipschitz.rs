@@ -29,7 +29,8 @@ pub struct Args {
     /// Lanczos steps at most, per layer.
     #[arg(long, default_value_t = Lanczos::default().max_iterations)]
     iterations: usize,
-    /// Stop when no Ritz value (σ²) moves by more than this, relative to the largest, over five steps.
+    /// Stop when no Ritz value (σ²) has more than this left to grow, relative to the largest (as
+    /// extrapolated from its growth over the last steps).
     #[arg(long, default_value_t = Lanczos::default().tolerance)]
     tolerance: f64,
     #[arg(long, default_value = "cpu")]
