@@ -133,24 +133,11 @@ pub fn largest_eigenvalue(operator: &mut dyn HermitianOperator, config: &Lanczos
         if step <= CHECK_EVERY {
             continue;
         }
-        // Ritz values only grow (each tridiagonal matrix contains the previous one).
-        let growth: Vec<f64> = (tridiagonals.iter_mut().zip(&values))
-            .map(|(t, v)| (v - t.ritz(step - CHECK_EVERY, precision)).max(0.0))
-            .collect();
-        // The growth still to come, extrapolated geometrically from the last two spans' growths g1 then
-        // g: g·r/(1 − r) with r = g/g1 once growth at least halves per span, else the last growth g.
-        let remaining: Vec<f64> = (tridiagonals.iter_mut().zip(&values).zip(&growth))
-            .map(|((t, v), &g)| {
-                if step <= 2 * CHECK_EVERY {
-                    return g;
-                }
-                let g1 = (v - g - t.ritz(step - 2 * CHECK_EVERY, precision)).max(0.0);
-                if g1 > 2.0 * g { g * g / (g1 - g) } else { g }
-            })
-            .collect();
-        if remaining.iter().all(|&r| r <= config.tolerance * largest) {
+        let tolerance = config.tolerance * largest;
+        if tridiagonals.iter_mut().all(|t| t.remaining_growth(step, precision) <= tolerance) {
             return largest;
         }
+        let growth: Vec<f64> = tridiagonals.iter_mut().map(|t| t.growth(step - CHECK_EVERY, step, precision)).collect();
         let keep: Vec<usize> = (0..values.len()).filter(|&i| values[i] + CATCH_UP * growth[i] >= largest).collect();
         if keep.len() < values.len() {
             operator.retain(&keep);
@@ -183,6 +170,24 @@ impl Tridiagonal {
         }
         *self.ritz[steps - 1]
             .get_or_insert_with(|| top_eigenvalue(&self.alpha[..steps], &self.beta[..steps], precision))
+    }
+
+    /// How much the largest Ritz value grew from step `from` to step `to` (it only grows: each
+    /// tridiagonal matrix contains the previous one).
+    fn growth(&mut self, from: usize, to: usize, precision: f64) -> f64 {
+        (self.ritz(to, precision) - self.ritz(from, precision)).max(0.0)
+    }
+
+    /// The growth still to come after `step` (past the first span), extrapolated geometrically from
+    /// the growths over the last two spans, g1 then g: g·r/(1 − r) with r = g/g1 once growth at least
+    /// halves per span, else g itself.
+    fn remaining_growth(&mut self, step: usize, precision: f64) -> f64 {
+        let g = self.growth(step - CHECK_EVERY, step, precision);
+        if step <= 2 * CHECK_EVERY {
+            return g;
+        }
+        let g1 = self.growth(step - 2 * CHECK_EVERY, step - CHECK_EVERY, precision);
+        if g1 > 2.0 * g { g * g / (g1 - g) } else { g }
     }
 }
 
