@@ -497,7 +497,7 @@ mod tests {
         let tops: Vec<f32> = (0..batch).map(|i| 1.0 + i as f32 / (batch - 1) as f32).collect();
         let entries: Vec<f32> =
             tops.iter().flat_map(|&top| (0..n).map(move |j| top * (j + 1) as f32 / n as f32)).collect();
-        let device = Device::libtorch();
+        let device = crate::DeviceChoice::Cpu.device().unwrap();
         let mut operator = Diagonal {
             entries: Tensor::from_data(TensorData::new(entries, [batch, n]), &device),
             calls: 0.into(),
