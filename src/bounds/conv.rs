@@ -117,7 +117,7 @@ impl Frequencies {
         let xi = self.inputs();
         // e^{iθ} = e^{iα}·e^{iβ} with α = 2π(ξ1·u1 mod n1)/n1 and β alike: a small table per axis on the
         // host (residues stepped by addition from one tap to the next), multiplied out on the device.
-        let axis = |axis: usize| -> (Tensor<2>, Tensor<2>) {
+        let axis_table = |axis: usize| -> (Tensor<2>, Tensor<2>) {
             let (n, taps) = (self.period[axis], kernel[axis]);
             let circle: Vec<(f64, f64)> =
                 (0..n).map(|m| 2.0 * std::f64::consts::PI * m as f64 / n as f64).map(|t| (t.cos(), t.sin())).collect();
@@ -135,7 +135,7 @@ impl Frequencies {
             (table(cos), table(sin))
         };
         let [kh, kw] = kernel;
-        let ((cos1, sin1), (cos2, sin2)) = (axis(0), axis(1));
+        let ((cos1, sin1), (cos2, sin2)) = (axis_table(0), axis_table(1));
         let rows = |t: Tensor<2>| t.reshape([kh, 1, xi.len()]);
         let columns = |t: Tensor<2>| t.reshape([1, kw, xi.len()]);
         let (cos1, sin1, cos2, sin2) = (rows(cos1), rows(sin1), columns(cos2), columns(sin2));
