@@ -142,3 +142,58 @@ fn set_overrides_keys_and_reports_its_own_errors() {
     let msg = err(GOOD, &["epochs"]);
     assert!(msg.starts_with("--set epochs: expected key=value"), "{msg}");
 }
+
+/// Writes `files` (name, text) into a fresh folder and loads the first.
+fn load_files(files: &[(&str, &str)]) -> Result<blindspot::recipe::Recipe, String> {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(tmp.path().join(name), text).unwrap();
+    }
+    recipe::load(&tmp.path().join(files[0].0), &[]).map_err(|e| {
+        let msg = e.to_string().replace(&format!("{}/", tmp.path().display()), "");
+        assert!(!msg.contains('\n'), "one line: {msg:?}");
+        msg
+    })
+}
+
+#[test]
+fn a_base_recipe_is_merged_key_by_key() {
+    let child = "base = \"good.toml\"\nname = \"child\"\n[model]\ndropout = [0.2, 0.0, 0.0]\n[train]\nepochs = 9\n";
+    let r = load_files(&[("child.toml", child), ("good.toml", GOOD)]).unwrap();
+    let base = parse(GOOD, "good.toml", &[]).unwrap();
+    assert_eq!((r.name.as_str(), r.train.epochs, r.model.dropout.clone()), ("child", 9, vec![0.2, 0.0, 0.0]));
+    assert_eq!(r.train.batch_size, base.train.batch_size, "keys the child does not write come from the base");
+    assert_eq!((r.model.arch.clone(), r.optimizer.clone()), (base.model.arch, base.optimizer));
+    // A chain: the grandchild's key wins over both.
+    let grandchild = "base = \"child.toml\"\nname = \"grandchild\"\n[train]\nbatch_size = 32\n";
+    let r = load_files(&[("g.toml", grandchild), ("child.toml", child), ("good.toml", GOOD)]).unwrap();
+    assert_eq!((r.train.epochs, r.train.batch_size), (9, 32));
+    // The shipped per-layer recipe is the input-pool recipe with three pools.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    let layers = recipe::load(&dir.join("fc100-100-10-adversarial-layers.toml"), &[]).unwrap();
+    let input = recipe::load(&dir.join("fc100-100-10-adversarial.toml"), &[]).unwrap();
+    assert_eq!((&layers.optimizer, &layers.train), (&input.optimizer, &input.train));
+    let (l, i) = (layers.adversarial.unwrap(), input.adversarial.unwrap());
+    assert_eq!((l.layers, i.layers, l.ratio, l.pool_size), (vec![0, 1, 2], vec![0], i.ratio, i.pool_size));
+}
+
+#[test]
+fn base_errors_name_the_file_that_wrote_the_key() {
+    let child = "base = \"good.toml\"\nname = \"child\"\n[train]\nepochs = 0\n";
+    let msg = load_files(&[("child.toml", child), ("good.toml", GOOD)]).unwrap_err();
+    assert!(msg.starts_with("child.toml:4: train.epochs: must be at least 1"), "{msg}");
+    let bad_base = GOOD.replace("batch_size = 64", "batch_size = 64\nbatchsize = 3");
+    let msg = load_files(&[("child.toml", child.replace("0", "3").as_str()), ("good.toml", &bad_base)]).unwrap_err();
+    assert!(msg.starts_with("good.toml:10: train.batchsize: unknown field"), "{msg}");
+    let msg = load_files(&[("child.toml", child), ("other.toml", GOOD)]).unwrap_err();
+    assert!(msg.starts_with("child.toml:1: base: cannot read good.toml:"), "{msg}");
+    let msg =
+        load_files(&[("a.toml", "base = \"b.toml\"\nname = \"a\"\n"), ("b.toml", "base = \"a.toml\"\n")]).unwrap_err();
+    assert!(msg.starts_with("b.toml:1: base: a.toml -> b.toml -> a.toml is a cycle"), "{msg}");
+    let msg = load_files(&[("child.toml", "base = \"good.toml\"\n"), ("good.toml", GOOD)]).unwrap_err();
+    assert!(msg.starts_with("child.toml: name: a recipe with a base needs a name of its own"), "{msg}");
+    let msg = load_files(&[("child.toml", "base = 3\nname = \"c\"\n")]).unwrap_err();
+    assert!(msg.starts_with("child.toml:1: base: expected the path of another recipe"), "{msg}");
+    let msg = err("base = \"good.toml\"\nname = \"c\"\n", &[]);
+    assert!(msg.starts_with("r.toml:1: base: only a recipe file can name a base"), "{msg}");
+}

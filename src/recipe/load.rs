@@ -1,10 +1,12 @@
 //! TOML text -> [`Recipe`]: unknown or ill-typed keys and absurd values are errors that name the
-//! file, the line and the key's path; `--set key=value` overrides a key before the recipe is read.
+//! file, the line and the key's path; `base` recipes are merged in first (see [`super::base`]), then
+//! `--set key=value` overrides a key before the recipe is read.
 
 use std::path::Path;
 
 use toml_edit::{DocumentMut, ImDocument, Item, Table, Value};
 
+use super::base::{self, Source};
 use super::schema::{PretrainSection, Recipe};
 use crate::model::{ModelSpec, zoo};
 
@@ -20,24 +22,38 @@ pub enum Error {
     Set { assignment: String, message: String },
 }
 
-/// Reads the recipe at `path`, applying `sets` (each `dotted.key=value`, the value in TOML syntax or
-/// a bare string).
+/// Reads the recipe at `path` (and the recipes its `base` names), applying `sets` (each
+/// `dotted.key=value`, the value in TOML syntax or a bare string).
 pub fn load(path: &Path, sets: &[String]) -> Result<Recipe, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Read { path: path.display().to_string(), reason: e.to_string() })?;
-    parse(&text, &path.display().to_string(), sets)
+    from_chain(&base::chain(Source::file(path)?)?, sets)
 }
 
 /// Parses recipe `text`; `origin` names it in errors.
 pub fn parse(text: &str, origin: &str, sets: &[String]) -> Result<Recipe, Error> {
-    let text = apply_sets(text, origin, sets)?;
+    from_chain(&base::chain(Source::text(text, origin))?, sets)
+}
+
+/// The recipe a chain of files (the recipe first, then its bases) describes. An error names the
+/// file and line that wrote the key: the first file in the chain that has it.
+fn from_chain(chain: &[Source], sets: &[String]) -> Result<Recipe, Error> {
+    let recipe = &chain[0];
+    let text = apply_sets(&base::merged(chain)?, &recipe.origin, sets)?;
     let located = |key: String, message: String, offset: Option<usize>| -> Error {
         if let Some(assignment) = sets.iter().find(|s| s.split_once('=').is_some_and(|(k, _)| k.trim() == key)) {
             return Error::Set { assignment: assignment.clone(), message };
         }
-        match offset.or_else(|| key_offset(&text, &key)) {
-            Some(at) => Error::Key { origin: origin.into(), line: line_of(&text, at), key, message },
-            None => Error::KeyNoLine { origin: origin.into(), key, message },
+        if let [only] = chain {
+            return match offset.or_else(|| key_offset(&text, &key)) {
+                Some(at) => Error::Key { origin: only.origin.clone(), line: line_of(&text, at), key, message },
+                None => Error::KeyNoLine { origin: only.origin.clone(), key, message },
+            };
+        }
+        let written = chain.iter().find_map(|s| Some((s, key_offset(&s.text, &key)?)));
+        match written {
+            Some((source, at)) => {
+                Error::Key { origin: source.origin.clone(), line: line_of(&source.text, at), key, message }
+            }
+            None => Error::KeyNoLine { origin: recipe.origin.clone(), key, message },
         }
     };
     let recipe: Recipe = serde_path_to_error::deserialize(toml::Deserializer::new(&text)).map_err(|e| {
@@ -95,12 +111,12 @@ fn apply_sets(text: &str, origin: &str, sets: &[String]) -> Result<String, Error
 }
 
 /// A parser message on one line.
-fn one_line(message: &str) -> String {
+pub(super) fn one_line(message: &str) -> String {
     message.trim().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 /// 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 

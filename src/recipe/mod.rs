@@ -1,5 +1,6 @@
 //! Recipes: TOML files in `recipes/` that describe a run completely.
 
+pub mod base;
 pub mod load;
 pub mod schema;
 
