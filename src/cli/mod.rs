@@ -58,7 +58,7 @@ enum Command {
     Lipschitz(lipschitz::Args),
     /// Train recipes for several seeds and compare test error, robustness and training time.
     Compare(compare::Args),
-    /// Check or show recipe files.
+    /// Check or show recipe files (a recipe may start from another: `base = "other.toml"`).
     #[command(subcommand)]
     Recipe(recipe::Command),
     /// List the model architectures (or show one's layers).

@@ -11,7 +11,7 @@ pub enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
-    /// Print a recipe with every default filled in.
+    /// Print a recipe with its bases merged in and every default filled in.
     Show {
         file: PathBuf,
         #[arg(long = "set", value_name = "KEY=VALUE")]
