@@ -163,11 +163,16 @@ fn a_base_recipe_is_merged_key_by_key() {
     let base = parse(GOOD, "good.toml", &[]).unwrap();
     assert_eq!((r.name.as_str(), r.train.epochs, r.model.dropout.clone()), ("child", 9, vec![0.2, 0.0, 0.0]));
     assert_eq!(r.train.batch_size, base.train.batch_size, "keys the child does not write come from the base");
-    assert_eq!((r.model.arch.clone(), r.optimizer.clone()), (base.model.arch, base.optimizer));
+    assert_eq!((&r.model.arch, &r.optimizer), (&base.model.arch, &base.optimizer));
     // A chain: the grandchild's key wins over both.
     let grandchild = "base = \"child.toml\"\nname = \"grandchild\"\n[train]\nbatch_size = 32\n";
     let r = load_files(&[("g.toml", grandchild), ("child.toml", child), ("good.toml", GOOD)]).unwrap();
     assert_eq!((r.train.epochs, r.train.batch_size), (9, 32));
+    // Inline tables and dotted keys merge too.
+    let inline = "base = \"good.toml\"\nname = \"i\"\ntrain = { epochs = 4 }\noptimizer.momentum = 0.5\n";
+    let r = load_files(&[("i.toml", inline), ("good.toml", GOOD)]).unwrap();
+    assert_eq!((r.train.epochs, r.train.batch_size, r.optimizer.momentum), (4, 64, 0.5));
+    assert_eq!(r.optimizer.learning_rate, base.optimizer.learning_rate);
     // The shipped per-layer recipe is the input-pool recipe with three pools.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
     let layers = recipe::load(&dir.join("fc100-100-10-adversarial-layers.toml"), &[]).unwrap();

@@ -1,11 +1,11 @@
 //! `base = "other.toml"`: a recipe that starts from another recipe and changes a few keys. The files
 //! form a chain (the recipe, its base, the base's base, ...), merged table by table into one TOML
-//! text: a key the recipe writes replaces the base's, a table it writes merges into the base's table,
-//! an array replaces the whole array.
+//! text: a key the recipe writes replaces the base's, a table it writes (inline or not) merges into
+//! the base's table, an array replaces the whole array.
 
 use std::path::{Path, PathBuf};
 
-use toml_edit::{DocumentMut, Item, Table};
+use toml_edit::{DocumentMut, Item, TableLike};
 
 use super::load::{Error, line_of, one_line};
 
@@ -103,11 +103,12 @@ pub fn merged(chain: &[Source]) -> Result<String, Error> {
     Ok(doc.to_string())
 }
 
-/// Writes `from`'s keys into `into`: tables merge key by key, anything else is replaced.
-fn overlay(into: &mut Table, from: &Table) {
+/// Writes `from`'s keys into `into`: tables (inline ones too) merge key by key, anything else is
+/// replaced.
+fn overlay(into: &mut dyn TableLike, from: &dyn TableLike) {
     for (key, item) in from.iter() {
-        match (into.get_mut(key), item) {
-            (Some(Item::Table(old)), Item::Table(new)) => overlay(old, new),
+        match (into.get_mut(key).and_then(Item::as_table_like_mut), item.as_table_like()) {
+            (Some(old), Some(new)) => overlay(old, new),
             _ => {
                 into.insert(key, item.clone());
             }
