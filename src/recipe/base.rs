@@ -45,7 +45,8 @@ impl Source {
         Self { origin: origin.into(), text: text.into(), dir: None, file: None }
     }
 
-    fn document(&self) -> Result<DocumentMut, Error> {
+    /// Its TOML document; a syntax error names the file and line.
+    pub fn document(&self) -> Result<DocumentMut, Error> {
         self.text.parse().map_err(|e: toml_edit::TomlError| Error::Key {
             origin: self.origin.clone(),
             line: line_of(&self.text, e.span().map_or(0, |s| s.start)),

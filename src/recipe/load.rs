@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use toml_edit::{DocumentMut, ImDocument, Item, Table, Value};
+use toml_edit::{ImDocument, Item, Table, Value};
 
 use super::base::{self, Source};
 use super::schema::{PretrainSection, Recipe};
@@ -84,12 +84,7 @@ fn apply_sets(text: &str, origin: &str, sets: &[String]) -> Result<String, Error
     if sets.is_empty() {
         return Ok(text.to_string());
     }
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| Error::Key {
-        origin: origin.into(),
-        line: line_of(text, e.span().map_or(0, |s| s.start)),
-        key: "(syntax)".into(),
-        message: one_line(e.message()),
-    })?;
+    let mut doc = Source::text(text, origin).document()?;
     for assignment in sets {
         let bad = |message: &str| Error::Set { assignment: assignment.clone(), message: message.into() };
         let (key, raw) = assignment.split_once('=').ok_or_else(|| bad("expected key=value"))?;
