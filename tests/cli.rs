@@ -19,6 +19,22 @@ fn help_lists_every_command() {
 }
 
 #[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    let recipe = repo().join("recipes/fc100-100-10-p2.toml");
+    let mut child = blindspot()
+        .args(["recipe", "show", recipe.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes before the first line is written (`| head -0`)
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "a panic's exit code");
+}
+
+#[test]
 fn bad_input_is_one_line() {
     assert_one_line_error(&run(&["train", "no/such/recipe.toml"]), 2, "no/such/recipe.toml: cannot read recipe");
     let tmp = tempfile::tempdir().unwrap();

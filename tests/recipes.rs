@@ -141,6 +141,8 @@ fn set_overrides_keys_and_reports_its_own_errors() {
     assert!(msg.contains("unknown field `epoch`"), "{msg}");
     let msg = err(GOOD, &["epochs"]);
     assert!(msg.starts_with("--set epochs: expected key=value"), "{msg}");
+    let msg = err(GOOD, &["base=other.toml"]);
+    assert!(msg.starts_with("--set base=other.toml: a base is merged before --set"), "{msg}");
 }
 
 /// Writes `files` (name, text) into a fresh folder and loads the first.

@@ -68,6 +68,7 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    stop_quietly_when_the_reader_goes();
     quiet_attacker_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -169,6 +170,16 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
 /// Formats a fraction as a percentage with two decimals.
 fn percent(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
+}
+
+/// `blindspot recipe show FILE | head`: when the reader closes the pipe, end as other Unix tools do
+/// (killed by SIGPIPE, silently). Rust ignores SIGPIPE, so `print!` would panic on the closed pipe.
+fn stop_quietly_when_the_reader_goes() {
+    // SAFETY: sets one signal's disposition back to the default, before any other thread starts.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// An attacker thread's panic comes back to the trainer as a one-line error; the default hook would

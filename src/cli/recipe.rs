@@ -36,7 +36,16 @@ pub fn run(command: Command) -> Result<(), Error> {
                 r.device
             );
         }
-        Command::Show { file, sets } => print!("{}", recipe::to_toml(&recipe::load(&file, &sets)?)),
+        Command::Show { file, sets } => {
+            let r = recipe::load(&file, &sets)?;
+            let chain = recipe::base::chain(recipe::base::Source::file(&file)?)?;
+            if chain.len() > 1 {
+                let files: Vec<&str> = chain.iter().map(|s| s.origin.as_str()).collect();
+                let bases = if files.len() > 2 { "its bases" } else { "its base" };
+                println!("# {}, merged over {bases} {}", files[0], files[1..].join(", "));
+            }
+            print!("{}", recipe::to_toml(&r));
+        }
     }
     Ok(())
 }

@@ -92,6 +92,9 @@ fn apply_sets(text: &str, origin: &str, sets: &[String]) -> Result<String, Error
         if path.iter().any(|p| p.is_empty()) {
             return Err(bad("empty key"));
         }
+        if path == [base::KEY] {
+            return Err(bad("a base is merged before --set: name it in the recipe file"));
+        }
         let raw = raw.trim();
         let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw));
         let (last, parents) = path.split_last().expect("split gives at least one part");
