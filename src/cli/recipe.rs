@@ -37,8 +37,8 @@ pub fn run(command: Command) -> Result<(), Error> {
             );
         }
         Command::Show { file, sets } => {
-            let r = recipe::load(&file, &sets)?;
             let chain = recipe::base::chain(recipe::base::Source::file(&file)?)?;
+            let r = recipe::from_chain(&chain, &sets)?;
             if chain.len() > 1 {
                 let files: Vec<&str> = chain.iter().map(|s| s.origin.as_str()).collect();
                 let bases = if files.len() > 2 { "its bases" } else { "its base" };

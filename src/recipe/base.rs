@@ -1,6 +1,6 @@
 //! `base = "other.toml"`: a recipe that starts from another recipe and changes a few keys. The files
 //! form a chain (the recipe, its base, the base's base, ...), merged table by table into one TOML
-//! text: a key the recipe writes replaces the base's, a table it writes (inline or not) merges into
+//! document: a key the recipe writes replaces the base's, a table it writes (inline or not) merges into
 //! the base's table, an array replaces the whole array.
 
 use std::path::{Path, PathBuf};
@@ -15,12 +15,13 @@ pub const KEY: &str = "base";
 /// More bases than this is surely a mistake (a cycle is caught before).
 const MAX_DEPTH: usize = 16;
 
-/// One recipe file's text and where it came from.
+/// One recipe file: its text, parsed once, and where it came from.
 #[derive(Debug)]
 pub struct Source {
     /// How errors name it: the path as given, or what the caller called the text.
     pub origin: String,
     pub text: String,
+    document: DocumentMut,
     /// The folder its `base` is relative to; `None` for a text that is not a file.
     dir: Option<PathBuf>,
     /// The file, canonical, to catch cycles.
@@ -32,27 +33,22 @@ impl Source {
     pub fn file(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Read { path: path.display().to_string(), reason: e.to_string() })?;
-        Ok(Self {
-            origin: path.display().to_string(),
-            text,
-            dir: Some(path.parent().unwrap_or(Path::new("")).to_path_buf()),
-            file: path.canonicalize().ok(),
-        })
+        let mut source = Self::text(&text, &path.display().to_string())?;
+        source.dir = Some(path.parent().unwrap_or(Path::new("")).to_path_buf());
+        source.file = path.canonicalize().ok();
+        Ok(source)
     }
 
-    /// A recipe given as text (it cannot name a base: there is no folder to find it in).
-    pub fn text(text: &str, origin: &str) -> Self {
-        Self { origin: origin.into(), text: text.into(), dir: None, file: None }
-    }
-
-    /// Its TOML document; a syntax error names the file and line.
-    pub fn document(&self) -> Result<DocumentMut, Error> {
-        self.text.parse().map_err(|e: toml_edit::TomlError| Error::Key {
-            origin: self.origin.clone(),
-            line: line_of(&self.text, e.span().map_or(0, |s| s.start)),
+    /// A recipe given as text (it cannot name a base: there is no folder to find it in). A syntax
+    /// error names `origin` and the line.
+    pub fn text(text: &str, origin: &str) -> Result<Self, Error> {
+        let document = text.parse().map_err(|e: toml_edit::TomlError| Error::Key {
+            origin: origin.into(),
+            line: line_of(text, e.span().map_or(0, |s| s.start)),
             key: "(syntax)".into(),
             message: one_line(e.message()),
-        })
+        })?;
+        Ok(Self { origin: origin.into(), text: text.into(), document, dir: None, file: None })
     }
 }
 
@@ -61,8 +57,7 @@ pub fn chain(first: Source) -> Result<Vec<Source>, Error> {
     let mut chain = vec![first];
     loop {
         let child = chain.last().expect("the chain starts with the recipe");
-        let doc = child.document()?;
-        let Some(item) = doc.get(KEY) else { return Ok(chain) };
+        let Some(item) = child.document.get(KEY) else { return Ok(chain) };
         let line = item.span().map_or(1, |s| line_of(&child.text, s.start));
         let bad = |message: String| Error::Key { origin: child.origin.clone(), line, key: KEY.into(), message };
         let name =
@@ -84,24 +79,24 @@ pub fn chain(first: Source) -> Result<Vec<Source>, Error> {
     }
 }
 
-/// The chain's recipes merged into one TOML text, without the `base` key.
-pub fn merged(chain: &[Source]) -> Result<String, Error> {
+/// The chain's recipes merged into one TOML document, without the `base` key.
+pub fn merged(chain: &[Source]) -> Result<DocumentMut, Error> {
     let (deepest, children) = chain.split_last().expect("a chain has at least the recipe");
-    if children.is_empty() {
-        return Ok(deepest.text.clone());
-    }
-    let recipe = &children[0];
-    if recipe.document()?.get("name").is_none() {
+    if let Some(recipe) = children.first()
+        && recipe.document.get("name").is_none()
+    {
         let message =
             format!("a recipe with a base needs a name of its own, or it shares {}'s run folder", chain[1].origin);
         return Err(Error::KeyNoLine { origin: recipe.origin.clone(), key: "name".into(), message });
     }
-    let mut doc = deepest.document()?;
+    let mut document = deepest.document.clone();
     for child in children.iter().rev() {
-        overlay(doc.as_table_mut(), child.document()?.as_table());
+        overlay(document.as_table_mut(), child.document.as_table());
     }
-    doc.remove(KEY);
-    Ok(doc.to_string())
+    if !children.is_empty() {
+        document.remove(KEY);
+    }
+    Ok(document)
 }
 
 /// Writes `from`'s keys into `into`: tables (inline ones too) merge key by key, anything else is

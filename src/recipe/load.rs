@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use toml_edit::{ImDocument, Item, Table, Value};
+use toml_edit::{DocumentMut, ImDocument, Item, Table, Value};
 
 use super::base::{self, Source};
 use super::schema::{PretrainSection, Recipe};
@@ -30,29 +30,28 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Recipe, Error> {
 
 /// Parses recipe `text`; `origin` names it in errors.
 pub fn parse(text: &str, origin: &str, sets: &[String]) -> Result<Recipe, Error> {
-    from_chain(&base::chain(Source::text(text, origin))?, sets)
+    from_chain(&base::chain(Source::text(text, origin)?)?, sets)
 }
 
-/// The recipe a chain of files (the recipe first, then its bases) describes. An error names the
-/// file and line that wrote the key: the first file in the chain that has it.
-fn from_chain(chain: &[Source], sets: &[String]) -> Result<Recipe, Error> {
+/// The recipe a chain of files ([`base::chain`]: the recipe first, then its bases) describes, with
+/// `sets` applied. An error names the file and line that wrote the key: the first file in the chain
+/// that has it.
+pub fn from_chain(chain: &[Source], sets: &[String]) -> Result<Recipe, Error> {
     let recipe = &chain[0];
-    let text = apply_sets(&base::merged(chain)?, &recipe.origin, sets)?;
+    let mut document = base::merged(chain)?;
+    apply_sets(&mut document, sets)?;
+    let text = document.to_string();
     let located = |key: String, message: String, offset: Option<usize>| -> Error {
         if let Some(assignment) = sets.iter().find(|s| s.split_once('=').is_some_and(|(k, _)| k.trim() == key)) {
             return Error::Set { assignment: assignment.clone(), message };
         }
-        if let [only] = chain {
-            return match offset.or_else(|| key_offset(&text, &key)) {
-                Some(at) => Error::Key { origin: only.origin.clone(), line: line_of(&text, at), key, message },
-                None => Error::KeyNoLine { origin: only.origin.clone(), key, message },
-            };
-        }
-        let written = chain.iter().find_map(|s| Some((s, key_offset(&s.text, &key)?)));
+        // One file: the merged text is that file's (with any --set), and serde's offset points into it.
+        let written = match chain {
+            [only] => offset.or_else(|| key_offset(&text, &key)).map(|at| (only, line_of(&text, at))),
+            _ => chain.iter().find_map(|s| Some((s, line_of(&s.text, key_offset(&s.text, &key)?)))),
+        };
         match written {
-            Some((source, at)) => {
-                Error::Key { origin: source.origin.clone(), line: line_of(&source.text, at), key, message }
-            }
+            Some((source, line)) => Error::Key { origin: source.origin.clone(), line, key, message },
             None => Error::KeyNoLine { origin: recipe.origin.clone(), key, message },
         }
     };
@@ -80,11 +79,7 @@ pub fn model_spec(recipe: &Recipe, input: [usize; 3], classes: usize) -> Option<
     Some(spec)
 }
 
-fn apply_sets(text: &str, origin: &str, sets: &[String]) -> Result<String, Error> {
-    if sets.is_empty() {
-        return Ok(text.to_string());
-    }
-    let mut doc = Source::text(text, origin).document()?;
+fn apply_sets(document: &mut DocumentMut, sets: &[String]) -> Result<(), Error> {
     for assignment in sets {
         let bad = |message: &str| Error::Set { assignment: assignment.clone(), message: message.into() };
         let (key, raw) = assignment.split_once('=').ok_or_else(|| bad("expected key=value"))?;
@@ -98,14 +93,14 @@ fn apply_sets(text: &str, origin: &str, sets: &[String]) -> Result<String, Error
         let raw = raw.trim();
         let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw));
         let (last, parents) = path.split_last().expect("split gives at least one part");
-        let mut table: &mut Table = doc.as_table_mut();
+        let mut table: &mut Table = document.as_table_mut();
         for part in parents {
             let item = table.entry(part).or_insert_with(|| Item::Table(Table::new()));
             table = item.as_table_mut().ok_or_else(|| bad(&format!("{part} is not a table")))?;
         }
         table.insert(last, Item::Value(value));
     }
-    Ok(doc.to_string())
+    Ok(())
 }
 
 /// A parser message on one line.

@@ -4,7 +4,7 @@ pub mod base;
 pub mod load;
 pub mod schema;
 
-pub use load::{Error, load, model_spec, parse, to_toml};
+pub use load::{Error, from_chain, load, model_spec, parse, to_toml};
 pub use schema::{
     AdversarialSection, DataSection, LipschitzSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection,
     PenaltyMode, PoolAttack, PoolSchedule, PoolTarget, PretrainSection, Radius, Recipe, Schedule, TrainSection,
