@@ -1,4 +1,4 @@
-"""The paper's L-BFGS attack the two ways researchers run it today, on FC100-100-10 in PyTorch, for
+"""The paper's L-BFGS attack the two ways researchers commonly run it, on FC100-100-10 in PyTorch, for
 comparison with blindspot's batched attack (benches/attack.rs, `blindspot attack`).
 
   (a) SciPy's L-BFGS-B one example at a time, minimising c*|r|^2 + CE(x+r, target) in [0,1], with

@@ -21,7 +21,9 @@ pub enum Error {
     #[error(transparent)]
     Bounds(#[from] crate::bounds::Error),
     #[error(transparent)]
-    Png(#[from] crate::report::png::Error),
+    Plot(#[from] crate::experiments::plot::Error),
+    #[error(transparent)]
+    Figure(#[from] crate::report::canvas::Error),
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {reason}")]

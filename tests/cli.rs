@@ -9,7 +9,7 @@ fn help_lists_every_command() {
     let out = run(&["--help"]);
     assert!(out.status.success());
     let help = stdout(&out);
-    for command in ["train", "eval", "recipe", "models", "device"] {
+    for command in ["train", "eval", "attack", "compare", "plot", "recipe", "models", "device"] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
     let train_help = stdout(&run(&["train", "--help"]));
@@ -111,8 +111,10 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
     assert_eq!(report["summary"]["success_rate"], 1.0);
     let d = report["summary"]["mean_distortion"].as_f64().unwrap();
     assert!(d > 0.0 && d < 0.2, "{d}");
-    let bytes = std::fs::read(&png).unwrap();
-    assert_eq!(&bytes[1..4], b"PNG");
+    // Four rows of original | adversarial | difference, with title, headings and captions.
+    let (w, h, pixels) = decode_png(&png);
+    assert!(w > 3 * 84 && h > 4 * 84, "{w} x {h}");
+    assert!(inked(&pixels) > 0.03, "{}", inked(&pixels));
 
     let out = run(&["attack", ckpt, "--method", "pgd", "--epsilon", "0.2", "--layer", "1", "--n", "10", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -165,7 +167,10 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
         report["mean_unit_purity"].as_f64().unwrap() > 0.4 && report["mean_direction_purity"].as_f64().unwrap() > 0.4,
         "{report}"
     );
-    assert_eq!(&std::fs::read(&grid).unwrap()[1..4], b"PNG");
+    // Ten labelled rows (five units, five directions) of six images.
+    let (w, h, pixels) = decode_png(&grid);
+    assert!(w > 6 * 56 && h > 10 * 56, "{w} x {h}");
+    assert!(inked(&pixels) > 0.03, "{}", inked(&pixels));
     assert_one_line_error(
         &run(&["units", ckpt, "--layer", "0"]),
         1,

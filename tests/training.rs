@@ -157,7 +157,8 @@ fn tensorboard_events_read_back_with_the_tensorboard_package() {
         "lipschitz/layer3",
         "lipschitz/network",
     ] {
-        assert_eq!(steps(tag), vec![50, 100], "{tag}");
+        // Per-epoch tags take the epoch as their step, so runs of any batch size line up.
+        assert_eq!(steps(tag), vec![1, 2], "{tag}");
     }
     let m = metrics(&tmp.path().join("runs/tb"));
     let last_test = tags["epoch/test_error"][1][1].as_f64().unwrap();

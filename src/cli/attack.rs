@@ -82,7 +82,20 @@ pub fn run(args: Args) -> Result<(), Error> {
     let run = run_attack(&loaded, &options, &device, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     if let Some(path) = &args.png {
-        figure(&run, args.rows).write(path)?;
+        let method = match args.method {
+            AttackMethod::Lbfgs => "minimal L-BFGS".to_string(),
+            AttackMethod::Fgsm => format!("FGSM, \u{3b5} = {}", args.epsilon),
+            AttackMethod::Pgd => format!("PGD, \u{3b5} = {}", args.epsilon),
+            AttackMethod::Noise => format!("Gaussian noise, \u{3c3} = {}", args.epsilon),
+        };
+        let target = match args.target {
+            TargetKind::Random => "random wrong labels".to_string(),
+            TargetKind::Label(l) => format!("target {l}"),
+            TargetKind::LeastLikely => "least likely labels".to_string(),
+            TargetKind::Untargeted => "untargeted".to_string(),
+        };
+        let title = format!("{}: {method}, {target}", loaded.name());
+        figure(&run, title, args.rows).write(path)?;
     }
     let s = &run.summary;
     if args.json {

@@ -6,6 +6,7 @@ mod eval;
 mod exchange;
 mod lipschitz;
 mod models;
+mod plot;
 mod progress;
 mod recipe;
 mod reproduce;
@@ -34,6 +35,7 @@ const EXAMPLES: &str = "Examples:
   blindspot train recipes/fc100-100-10-dropout.toml --resume
   blindspot eval checkpoints/fc100-100-10-weight-decay --json
   blindspot recipe check recipes/ae400-10.toml
+  blindspot plot curves checkpoints/fc100-100-10-weight-decay checkpoints/fc100-100-10-dropout --png curves.png
   tensorboard --logdir checkpoints";
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +60,9 @@ enum Command {
     Lipschitz(lipschitz::Args),
     /// Train recipes for several seeds and compare test error, robustness and training time.
     Compare(compare::Args),
+    /// Draw line charts as PNG: per-epoch curves of runs, accuracy under PGD against ε, Lipschitz bounds.
+    #[command(subcommand)]
+    Plot(plot::Command),
     /// Check or show recipe files (a recipe may start from another: `base = "other.toml"`).
     #[command(subcommand)]
     Recipe(recipe::Command),
@@ -89,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Units(args) => units::run(args),
         Command::Import(args) => exchange::import(args),
         Command::Export(args) => exchange::export(args),
+        Command::Plot(command) => plot::run(command),
         Command::Recipe(command) => recipe::run(command),
         Command::Models(args) => models::run(args),
         Command::Device => {

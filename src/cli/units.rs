@@ -40,7 +40,11 @@ pub fn run(args: Args) -> Result<(), Error> {
         &device,
     )?;
     if let Some(path) = &args.png {
-        figure(&report, &loaded.images(ImageSet::Test)).write(path)?;
+        let title = format!(
+            "{} layer {}: the top {} test images of units and random directions",
+            report.model, report.layer, args.top
+        );
+        figure(&report, &loaded.images(ImageSet::Test), title).write(path)?;
     }
     if args.json {
         return print_json(&report);

@@ -6,7 +6,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::loaded::{ImageSet, LoadedModel};
-use crate::attack::{self, Adversarials, AttackSummary, Goal, LbfgsAttackConfig, PgdConfig, Surface, TargetKind};
+use crate::attack::{self, Adversarials, AttackSummary, Goal, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
 use crate::data::{DeviceImages, Images};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -120,10 +120,10 @@ fn correctly_classified(loaded: &LoadedModel, images: &Images, n: usize, device:
 }
 
 /// The paper's figure for the first `rows` attacked images: original (caption: its label) |
-/// adversarial (caption: label -> the model's answer) | the difference magnified (caption: the
+/// adversarial (caption: label → the model's answer) | the difference magnified (caption: the
 /// magnification). Only for input-layer attacks.
-pub fn figure(run: &AttackRun, rows: usize) -> crate::report::png::Figure {
-    use crate::report::png::{Cell, Figure};
+pub fn figure(run: &AttackRun, title: String, rows: usize) -> crate::report::grid::Figure {
+    use crate::report::grid::{Cell, Figure};
     let (h, w) = (run.images.rows, run.images.cols);
     let m = h * w;
     let mut out = Vec::new();
@@ -141,12 +141,37 @@ pub fn figure(run: &AttackRun, rows: usize) -> crate::report::png::Figure {
             let r: Vec<f32> = z.iter().zip(x).map(|(a, b)| a - b).collect();
             let peak = r.iter().fold(1e-12f32, |p, v| p.max(v.abs()));
             out.push(vec![
-                Cell { width: w, height: h, pixels: x.to_vec(), caption: label.to_string() },
-                Cell { width: w, height: h, pixels: z.to_vec(), caption: format!("{label}->{}", adv.predicted[i]) },
-                Cell::difference(w, h, &r, format!("x{:.0}", 0.5 / peak)),
+                Cell { width: w, height: h, pixels: x.to_vec(), caption: format!("label {label}") },
+                Cell {
+                    width: w,
+                    height: h,
+                    pixels: z.to_vec(),
+                    caption: format!("{label} \u{2192} {}", adv.predicted[i]),
+                },
+                Cell::difference(w, h, &r, format!("\u{d7}{:.0}", 0.5 / peak)),
             ]);
         }
         offset += adv.len();
     }
-    Figure { rows: out, scale: 3 }
+    let columns = vec!["original".into(), "adversarial".into(), "difference".into()];
+    Figure { title, columns, row_labels: Vec::new(), rows: out, scale: 3 }
+}
+
+/// Accuracy of `loaded` under untargeted PGD (L∞ `epsilon`, `steps` steps of 2.5·ε/steps, random
+/// start, device seed 1) on the first `n` test images: the share the attack did not break
+/// (misclassified clean images count as broken).
+pub fn pgd_accuracy(loaded: &LoadedModel, n: usize, epsilon: f64, steps: usize, device: &Device) -> Result<f64, Error> {
+    let images = DeviceImages::new(&loaded.images(ImageSet::Test).head(n), device);
+    let surface = Surface::new(&loaded.model, 0)?;
+    let steps = steps.max(1);
+    let config =
+        PgdConfig { norm: Norm::Linf, epsilon, step_size: 2.5 * epsilon / steps as f64, steps, random_start: true };
+    device.seed(1);
+    let mut right = 0usize;
+    for batch in images.in_order(500) {
+        let goal = TargetKind::Untargeted.goal(&batch.labels, loaded.model.forward(batch.inputs.clone()), 0)?;
+        let adv = crate::attack::pgd(&surface, batch.inputs, &goal, &config);
+        right += adv.success.iter().filter(|&&s| !s).count();
+    }
+    Ok(right as f64 / images.len().max(1) as f64)
 }

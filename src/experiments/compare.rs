@@ -5,16 +5,14 @@
 
 use std::path::PathBuf;
 
-use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::attack::{AttackMethod, AttackOptions, run_attack};
+use super::attack::{AttackMethod, AttackOptions, pgd_accuracy, run_attack};
 use super::loaded::{ImageSet, LoadedModel};
 use super::runs::{Progress, trained};
-use crate::attack::{self, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
+use crate::attack::{LbfgsAttackConfig, PgdConfig, TargetKind};
 use crate::backend::DeviceChoice;
 use crate::bounds::{Lanczos, network_bounds};
-use crate::data::DeviceImages;
 use crate::recipe;
 use crate::report::table::Table;
 use crate::train::tensorboard::read_metrics;
@@ -63,30 +61,15 @@ pub struct Comparison {
     pub recipes: Vec<RecipeFigures>,
 }
 
+/// PGD steps of the robustness column.
+pub const COMPARE_PGD_STEPS: usize = 20;
+
 /// Mean and sample standard deviation.
 pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n.max(1.0);
     let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
     (mean, var.sqrt())
-}
-
-/// Accuracy of `loaded` on PGD (L∞ `epsilon`, 20 steps, random start) adversarials of the first `n` test images.
-fn pgd_accuracy(loaded: &LoadedModel, n: usize, epsilon: f64, device: &Device) -> Result<f64, crate::Error> {
-    let images = DeviceImages::new(&loaded.images(ImageSet::Test).head(n), device);
-    let surface = Surface::new(&loaded.model, 0).map_err(super::attack::Error::from)?;
-    let config =
-        PgdConfig { norm: Norm::Linf, epsilon, step_size: 2.5 * epsilon / 20.0, steps: 20, random_start: true };
-    device.seed(1);
-    let mut right = 0usize;
-    for batch in images.in_order(500) {
-        let goal = TargetKind::Untargeted
-            .goal(&batch.labels, loaded.model.forward(batch.inputs.clone()), 0)
-            .map_err(super::attack::Error::from)?;
-        let adv = attack::pgd(&surface, batch.inputs, &goal, &config);
-        right += adv.success.iter().filter(|&&s| !s).count();
-    }
-    Ok(right as f64 / images.len().max(1) as f64)
 }
 
 /// Trains what is missing and measures every run.
@@ -123,7 +106,13 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
                 seed,
                 test_error: summary.test_error,
                 mean_distortion: attacked.summary.mean_distortion,
-                pgd_accuracy: pgd_accuracy(&loaded, options.pgd_images, options.pgd_epsilon, &device)?,
+                pgd_accuracy: pgd_accuracy(
+                    &loaded,
+                    options.pgd_images,
+                    options.pgd_epsilon,
+                    COMPARE_PGD_STEPS,
+                    &device,
+                )?,
                 lipschitz_bound: network_bounds(&loaded.spec, &loaded.model, &[], &Lanczos::default())?
                     .network
                     .unwrap_or(f64::NAN),

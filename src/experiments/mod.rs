@@ -7,6 +7,7 @@ pub mod eval;
 pub mod exchange;
 pub mod lipschitz;
 pub mod loaded;
+pub mod plot;
 pub mod reproduce;
 pub mod runs;
 pub mod transfer;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loaded::{ImageSet, LoadedModel};
 use crate::data::{DeviceImages, Images};
-use crate::report::png::{Cell, Figure};
+use crate::report::grid::{Cell, Figure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -122,30 +122,31 @@ pub fn units(loaded: &LoadedModel, options: &UnitsOptions, device: &Device) -> R
     })
 }
 
-/// The image grid: one row per unit, then one per random direction, top images left to right,
-/// each captioned with its label; the first caption of a row names it (u12: unit 12, r3: random 3).
-pub fn figure(report: &UnitsReport, images: &Images) -> Figure {
+/// The image grid: one row per unit, then one per random direction (each row labelled), top
+/// images left to right, each captioned with its label; a row's label gives the share of its
+/// images that carry the majority label.
+pub fn figure(report: &UnitsReport, images: &Images, title: String) -> Figure {
     let (h, w) = (images.rows, images.cols);
     let m = h * w;
-    let rows = report
-        .units
+    let directions: Vec<&Direction> = report.units.iter().chain(&report.directions).collect();
+    let rows = directions
         .iter()
-        .chain(&report.directions)
         .map(|d| {
             d.images
                 .iter()
-                .enumerate()
-                .map(|(k, &i)| {
+                .map(|&i| {
                     let pixels = images.pixels[i * m..(i + 1) * m].iter().map(|&p| p as f32 / 255.0).collect();
-                    let name = if k == 0 {
-                        format!("{}{} ", if d.kind == "unit" { "u" } else { "r" }, d.index)
-                    } else {
-                        String::new()
-                    };
-                    Cell { width: w, height: h, pixels, caption: format!("{name}{}", images.labels[i]) }
+                    Cell { width: w, height: h, pixels, caption: images.labels[i].to_string() }
                 })
                 .collect()
         })
         .collect();
-    Figure { rows, scale: 2 }
+    let row_labels = directions
+        .iter()
+        .map(|d| {
+            let kind = if d.kind == "unit" { "unit" } else { "direction" };
+            format!("{kind} {} ({:.0}%)", d.index, 100.0 * d.purity)
+        })
+        .collect();
+    Figure { title, columns: Vec::new(), row_labels, rows, scale: 2 }
 }

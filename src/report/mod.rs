@@ -1,4 +1,6 @@
-//! Reports: PNG figures.
+//! Reports: PNG figures (image grids and line charts) and tables.
 
-pub mod png;
+pub mod canvas;
+pub mod chart;
+pub mod grid;
 pub mod table;

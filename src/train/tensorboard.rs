@@ -3,8 +3,10 @@
 //! `epoch/train_loss`, `epoch/train_error`, `epoch/test_error`, `epoch/validation_error`,
 //! `epoch/examples_per_second`, and for each adversarial pool `pool/layer<K>/fill`, `mean_age`,
 //! `mean_staleness`, `max_staleness`, `success_rate`, `distortion`, `refresh_per_step`,
-//! `attack_examples_per_second`, and an image `pool/layer0/examples` of 16 input-pool examples
-//! (x axis: the global step).
+//! `attack_examples_per_second`, an image `pool/layer0/examples` of 16 input-pool examples, and
+//! `lipschitz/layer<K>`, `lipschitz/network`. The `train/*` tags' step is the global optimizer step;
+//! every per-epoch tag's step is the epoch (1 for the first), so runs compare epoch by epoch
+//! whatever their batch size.
 
 use tensorboard_rs::summary_writer::SummaryWriter;
 
@@ -51,10 +53,11 @@ impl Hook for TensorBoard {
     fn on_epoch_end(&mut self, _run: &RunInfo, state: &TrainState, m: &EpochMetrics) -> Result<(), HookError> {
         let tile = image_tile(state.pool_images);
         let w = self.writer()?;
+        // Per-epoch figures take the epoch as their step, so runs with different batch sizes line up.
+        let step = m.epoch;
         if let Some((rgb, size)) = tile {
-            w.add_image("pool/layer0/examples", &rgb, &[3, size, size], m.step as usize);
+            w.add_image("pool/layer0/examples", &rgb, &[3, size, size], step);
         }
-        let step = m.step as usize;
         w.add_scalar("epoch/train_loss", m.train_loss as f32, step);
         w.add_scalar("epoch/train_error", m.train_error as f32, step);
         w.add_scalar("epoch/test_error", m.test_error as f32, step);

@@ -70,3 +70,27 @@ pub fn trained_model_with(dir: &Path, name: &str, train_keys: &str) -> Stack {
     let device = DeviceChoice::Cpu.device().unwrap();
     ckpt.model(&recipe::model_spec(&r, [1, 28, 28], 10).unwrap(), &device).unwrap().valid()
 }
+
+/// A PNG file decoded to 8-bit RGB: (width, height, pixels).
+pub fn decode_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().expect("a PNG file");
+    let mut buf = vec![0; reader.output_buffer_size().expect("an image size")];
+    let info = reader.next_frame(&mut buf).expect("one frame");
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let channels = match info.color_type {
+        png::ColorType::Rgb => 3,
+        png::ColorType::Grayscale => 1,
+        other => panic!("unexpected colour type {other:?}"),
+    };
+    let pixels = buf[..info.buffer_size()]
+        .chunks(channels)
+        .map(|p| if channels == 3 { [p[0], p[1], p[2]] } else { [p[0]; 3] })
+        .collect();
+    (info.width, info.height, pixels)
+}
+
+/// Share of pixels that are not white.
+pub fn inked(pixels: &[[u8; 3]]) -> f64 {
+    pixels.iter().filter(|p| **p != [255, 255, 255]).count() as f64 / pixels.len().max(1) as f64
+}
