@@ -30,9 +30,9 @@ fn no_text_narrates_past_work_periods() {
     for path in all {
         let text = std::fs::read_to_string(&path).unwrap().to_lowercase();
         for (n, line) in text.lines().enumerate() {
-            let numbered = line.match_indices(&period).any(|(i, _)| {
-                line[i + period.len()..].chars().next().is_some_and(|c| c.is_ascii_digit())
-            });
+            let numbered = line
+                .match_indices(&period)
+                .any(|(i, _)| line[i + period.len()..].chars().next().is_some_and(|c| c.is_ascii_digit()));
             assert!(!numbered && !line.contains(&shipped), "{}:{}: {line}", path.display(), n + 1);
         }
     }

@@ -50,6 +50,28 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(240, 228, 66),
 ];
 
+/// Ticks for a log axis from `lo` to `hi`: 1, 2, 5 times powers of ten (every power alone when
+/// they are many, every integer multiple when they are few).
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let within = |multiples: &[f64]| {
+        let mut ticks = Vec::new();
+        let mut power = 10f64.powf(lo.log10().floor());
+        while power <= hi {
+            ticks.extend(multiples.iter().map(|m| m * power).filter(|t| (lo..=hi).contains(t)));
+            power *= 10.0;
+        }
+        ticks
+    };
+    let ticks = within(&[1.0, 2.0, 5.0]);
+    if ticks.len() > 10 {
+        within(&[1.0])
+    } else if ticks.len() < 4 {
+        within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    } else {
+        ticks
+    }
+}
+
 /// A tick label: at most three decimals, no trailing zeros (20, 2.5, 0.075).
 fn tick(v: f64) -> String {
     let text = format!("{v:.3}");
@@ -109,7 +131,8 @@ impl LineChart {
             let mut builder = ChartBuilder::on(root);
             builder.caption(&self.title, (FONT, 22)).margin(14).x_label_area_size(46).y_label_area_size(72);
             if self.log_y {
-                let mut chart = builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale())?;
+                let y = (y0..y1).log_scale().with_key_points(log_ticks(y0, y1));
+                let mut chart = builder.build_cartesian_2d(x0..x1, y)?;
                 chart
                     .configure_mesh()
                     .x_desc(&self.x_label)
@@ -117,7 +140,6 @@ impl LineChart {
                     .label_style((FONT, 15))
                     .x_label_formatter(&|v| tick(*v))
                     .y_label_formatter(&|v| tick(*v))
-                    .y_labels(6)
                     .light_line_style(RGBColor(238, 238, 238))
                     .bold_line_style(RGBColor(205, 205, 205))
                     .draw()?;

@@ -62,7 +62,7 @@ impl Figure {
         let (cw, ch) = self.cell_size();
         let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0) as i32;
         let cell_w = cw.max(self.widest_text() + 4);
-        let title = self.title.chars().count() as i32 * TITLE * 11 / 20 + 2 * GAP;
+        let title = self.title.chars().count() as i32 * TITLE / 2 + 2 * GAP;
         let width = (GAP + self.label_width() + cols * (cell_w + GAP)).max(title);
         let height = self.top() + self.rows.len() as i32 * (ch + TEXT + 2 * GAP) + GAP;
         (width.max(1) as u32, height.max(1) as u32)
