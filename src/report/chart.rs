@@ -132,42 +132,31 @@ impl LineChart {
             builder.caption(&self.title, (FONT, 22)).margin(14).x_label_area_size(46).y_label_area_size(72);
             if self.log_y {
                 let y = (y0..y1).log_scale().with_key_points(log_ticks(y0, y1));
-                let mut chart = builder.build_cartesian_2d(x0..x1, y)?;
-                chart
-                    .configure_mesh()
-                    .x_desc(&self.x_label)
-                    .y_desc(&self.y_label)
-                    .label_style((FONT, 15))
-                    .x_label_formatter(&|v| tick(*v))
-                    .y_label_formatter(&|v| tick(*v))
-                    .light_line_style(RGBColor(238, 238, 238))
-                    .bold_line_style(RGBColor(205, 205, 205))
-                    .draw()?;
-                self.draw_series(&mut chart)
+                self.draw_on(&mut builder.build_cartesian_2d(x0..x1, y)?)
             } else {
-                let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1)?;
-                chart
-                    .configure_mesh()
-                    .x_desc(&self.x_label)
-                    .y_desc(&self.y_label)
-                    .label_style((FONT, 15))
-                    .x_label_formatter(&|v| tick(*v))
-                    .y_label_formatter(&|v| tick(*v))
-                    .light_line_style(RGBColor(238, 238, 238))
-                    .bold_line_style(RGBColor(205, 205, 205))
-                    .draw()?;
-                self.draw_series(&mut chart)
+                self.draw_on(&mut builder.build_cartesian_2d(x0..x1, y0..y1)?)
             }
         })
     }
 
-    fn draw_series<'a, Y>(
+    /// The mesh, the lines and the legend, on a linear or a log y axis.
+    fn draw_on<'a, Y>(
         &self,
         chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
     ) -> Result<(), Box<dyn std::error::Error>>
     where
-        Y: Ranged<ValueType = f64>,
+        Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
     {
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style((FONT, 15))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .light_line_style(RGBColor(238, 238, 238))
+            .bold_line_style(RGBColor(205, 205, 205))
+            .draw()?;
         for (k, s) in self.series.iter().enumerate() {
             let c = colour(k);
             let points = self.drawn(s);
