@@ -160,7 +160,8 @@ fn synchronous_pools_are_reproducible_bit_for_bit() {
         .unwrap();
     assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
     let tags: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
-    let steps = m["history"].as_array().unwrap().iter().map(|e| e["step"].as_u64().unwrap()).collect::<Vec<_>>();
+    // Per-epoch tags take the epoch as their step.
+    let steps = m["history"].as_array().unwrap().iter().map(|e| e["epoch"].as_u64().unwrap()).collect::<Vec<_>>();
     for tag in
         ["pool/layer0/fill", "pool/layer2/mean_staleness", "pool/layer0/success_rate", "pool/layer2/refresh_per_step"]
     {
