@@ -110,9 +110,8 @@ pub fn run(command: Command) -> Result<(), Error> {
             chart.write(&args.output.png, args.output.width, args.output.height)?;
         }
         Command::Robustness(args) => {
-            let options =
-                RobustnessOptions { radii: args.epsilon.clone(), n: args.n as usize, steps: args.steps as usize };
-            options.check()?;
+            let options = RobustnessOptions { radii: args.epsilon, n: args.n as usize, steps: args.steps as usize };
+            options.check()?; // before any model loads
             let device = args.model.device.device()?;
             let total = (args.checkpoints.len() * options.radii.len()) as u64;
             let bar = ProgressBar::new(total);

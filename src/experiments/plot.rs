@@ -39,6 +39,16 @@ pub enum Metric {
 }
 
 impl Metric {
+    fn title(self) -> &'static str {
+        match self {
+            Metric::TestError => "Test error per epoch",
+            Metric::TrainError => "Training error per epoch",
+            Metric::ValidationError => "Validation error per epoch",
+            Metric::TrainLoss => "Training loss per epoch",
+            Metric::LearningRate => "Learning rate per epoch",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Metric::TestError => "test error (%)",
@@ -90,17 +100,10 @@ pub fn curves(runs: &[RunHistory], metric: Metric) -> Result<LineChart, Error> {
         }
         series.push(Series { name: run.name.clone(), points });
     }
-    let title = match metric {
-        Metric::TestError => "Test error per epoch",
-        Metric::TrainError => "Training error per epoch",
-        Metric::ValidationError => "Validation error per epoch",
-        Metric::TrainLoss => "Training loss per epoch",
-        Metric::LearningRate => "Learning rate per epoch",
-    };
     // Errors fall by orders of magnitude early on; a log axis keeps the end of training readable.
     let log_y = matches!(metric, Metric::TestError | Metric::TrainError | Metric::ValidationError | Metric::TrainLoss);
     Ok(LineChart {
-        title: title.into(),
+        title: metric.title().into(),
         x_label: "epoch".into(),
         y_label: metric.label().into(),
         series,

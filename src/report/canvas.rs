@@ -28,6 +28,12 @@ fn register_font() {
     });
 }
 
+/// The width in pixels of `text` set in the figures' font at `size` pixels.
+pub fn text_width(text: &str, size: u32) -> i32 {
+    register_font();
+    (FONT, size).into_font().box_size(text).map_or(0, |(w, _)| w as i32)
+}
+
 /// Draws on a white `width` × `height` RGB canvas with `draw`, then writes it to `path` as PNG.
 /// `draw` gets the whole canvas as a plotters drawing area; its errors are reported as one line.
 pub fn render<F>(path: &Path, width: u32, height: u32, draw: F) -> Result<(), Error>

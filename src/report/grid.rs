@@ -43,79 +43,83 @@ const GAP: i32 = 8;
 const TEXT: i32 = 15; // caption and heading size in pixels
 const TITLE: i32 = 18;
 
-impl Figure {
-    fn cell_size(&self) -> (i32, i32) {
-        let scale = self.scale.max(1);
-        let w = self.rows.iter().flatten().map(|c| c.width).max().unwrap_or(1) * scale;
-        let h = self.rows.iter().flatten().map(|c| c.height).max().unwrap_or(1) * scale;
-        (w as i32, h as i32)
-    }
+/// Where everything goes, in canvas pixels.
+struct Layout {
+    /// Left edge of the first column (after the row labels).
+    left: i32,
+    /// Top edge of the first row (after the title and the column headings).
+    top: i32,
+    /// Distance from one column's left edge to the next's.
+    column_pitch: i32,
+    /// Distance from one row's top edge to the next's.
+    row_pitch: i32,
+    /// Height of an image at its scale.
+    image_height: i32,
+    width: u32,
+    height: u32,
+}
 
-    /// Width of the row-label band: enough for the longest label at the caption size.
-    fn label_width(&self) -> i32 {
-        let longest = self.row_labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as i32;
-        if longest == 0 { 0 } else { longest * TEXT * 11 / 20 + GAP }
+impl Figure {
+    fn layout(&self) -> Layout {
+        let scale = self.scale.max(1);
+        let image_width = (self.rows.iter().flatten().map(|c| c.width).max().unwrap_or(1) * scale) as i32;
+        let image_height = (self.rows.iter().flatten().map(|c| c.height).max().unwrap_or(1) * scale) as i32;
+        let widest = |texts: &mut dyn Iterator<Item = &String>| {
+            texts.map(|t| canvas::text_width(t, TEXT as u32)).max().unwrap_or(0)
+        };
+        let labels = widest(&mut self.row_labels.iter());
+        let left = GAP + if labels == 0 { 0 } else { labels + GAP };
+        let texts = widest(&mut self.rows.iter().flatten().map(|c| &c.caption).chain(&self.columns));
+        let column_pitch = image_width.max(texts + 4) + GAP;
+        let title = if self.title.is_empty() { 0 } else { TITLE + GAP };
+        let headings = if self.columns.iter().all(String::is_empty) { 0 } else { TEXT + GAP };
+        let top = GAP + title + headings;
+        let row_pitch = image_height + TEXT + 2 * GAP;
+        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0) as i32;
+        let title_width = canvas::text_width(&self.title, TITLE as u32) + 2 * GAP;
+        let width = (left + cols * column_pitch).max(title_width).max(1) as u32;
+        let height = (top + self.rows.len() as i32 * row_pitch + GAP).max(1) as u32;
+        Layout { left, top, column_pitch, row_pitch, image_height, width, height }
     }
 
     /// The canvas size in pixels.
     pub fn size(&self) -> (u32, u32) {
-        let (cw, ch) = self.cell_size();
-        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0) as i32;
-        let cell_w = cw.max(self.widest_text() + 4);
-        let title = self.title.chars().count() as i32 * TITLE / 2 + 2 * GAP;
-        let width = (GAP + self.label_width() + cols * (cell_w + GAP)).max(title);
-        let height = self.top() + self.rows.len() as i32 * (ch + TEXT + 2 * GAP) + GAP;
-        (width.max(1) as u32, height.max(1) as u32)
-    }
-
-    fn widest_text(&self) -> i32 {
-        let captions = self.rows.iter().flatten().map(|c| c.caption.chars().count());
-        let headings = self.columns.iter().map(|c| c.chars().count());
-        captions.chain(headings).max().unwrap_or(0) as i32 * TEXT * 6 / 10
-    }
-
-    /// Height above the first row: title and column headings.
-    fn top(&self) -> i32 {
-        let title = if self.title.is_empty() { 0 } else { TITLE + GAP };
-        let headings = if self.columns.iter().all(String::is_empty) { 0 } else { TEXT + GAP };
-        GAP + title + headings
+        let layout = self.layout();
+        (layout.width, layout.height)
     }
 
     /// Writes the figure as a PNG file: dark ink on white paper, the MNIST convention reversed.
     pub fn write(&self, path: &Path) -> Result<(), canvas::Error> {
-        let (width, height) = self.size();
-        let (cw, ch) = self.cell_size();
-        let cell_w = cw.max(self.widest_text() + 4);
+        let l = self.layout();
         let scale = self.scale.max(1) as i32;
-        canvas::render(path, width, height, |root| {
+        canvas::render(path, l.width, l.height, |root| {
             let text = |size: i32| (FONT, size).into_font().color(&BLACK);
             if !self.title.is_empty() {
                 root.draw(&Text::new(self.title.clone(), (GAP, GAP), text(TITLE)))?;
             }
-            let x0 = GAP + self.label_width();
             for (c, heading) in self.columns.iter().enumerate() {
-                let y = self.top() - TEXT - GAP;
-                root.draw(&Text::new(heading.clone(), (x0 + c as i32 * (cell_w + GAP), y), text(TEXT)))?;
+                let at = (l.left + c as i32 * l.column_pitch, l.top - TEXT - GAP);
+                root.draw(&Text::new(heading.clone(), at, text(TEXT)))?;
             }
             for (r, row) in self.rows.iter().enumerate() {
-                let y0 = self.top() + r as i32 * (ch + TEXT + 2 * GAP);
+                let y0 = l.top + r as i32 * l.row_pitch;
                 if let Some(label) = self.row_labels.get(r) {
-                    root.draw(&Text::new(label.clone(), (GAP, y0 + ch / 2 - TEXT / 2), text(TEXT)))?;
+                    root.draw(&Text::new(label.clone(), (GAP, y0 + l.image_height / 2 - TEXT / 2), text(TEXT)))?;
                 }
                 for (c, cell) in row.iter().enumerate() {
-                    let left = x0 + c as i32 * (cell_w + GAP);
+                    let x0 = l.left + c as i32 * l.column_pitch;
                     for y in 0..cell.height {
                         for x in 0..cell.width {
                             let v = cell.pixels[y * cell.width + x].clamp(0.0, 1.0);
                             let ink = (255.0 * (1.0 - v)).round() as u8;
-                            let (px, py) = (left + x as i32 * scale, y0 + y as i32 * scale);
+                            let (px, py) = (x0 + x as i32 * scale, y0 + y as i32 * scale);
                             root.draw(&Rectangle::new(
                                 [(px, py), (px + scale, py + scale)],
                                 RGBColor(ink, ink, ink).filled(),
                             ))?;
                         }
                     }
-                    root.draw(&Text::new(cell.caption.clone(), (left, y0 + ch + GAP / 2), text(TEXT)))?;
+                    root.draw(&Text::new(cell.caption.clone(), (x0, y0 + l.image_height + GAP / 2), text(TEXT)))?;
                 }
             }
             Ok(())
