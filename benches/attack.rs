@@ -9,8 +9,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use blindspot::attack::{self, LbfgsAttackConfig, Surface, TargetKind};
 use blindspot::data::{Dataset, DatasetName, DeviceImages};
 use blindspot::recipe;
-use blindspot::train::{self, TrainOptions};
-use blindspot::{DeviceChoice, Stack};
+use blindspot::train;
+use blindspot::{DeviceChoice, Layered, Stack, TrainOptions};
 
 const EXAMPLES: usize = 200;
 
@@ -25,9 +25,9 @@ fn model(device: &Device) -> Stack {
         "output.tensorboard=false".into(),
     ];
     let r = recipe::load("recipes/fc100-100-10-weight-decay.toml".as_ref(), &sets).unwrap();
-    train::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
-    let ckpt = train::Checkpoint::open(&train::run_dir(&r)).unwrap();
-    ckpt.model(&recipe::model_spec(&r, [1, 28, 28], 10).unwrap(), device).unwrap().valid()
+    recipe::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
+    let ckpt = train::Checkpoint::open(&recipe::run_dir(&r)).unwrap();
+    ckpt.load_model(recipe::model_spec(&r, [1, 28, 28], 10).unwrap().init(device)).unwrap().valid()
 }
 
 fn bench(c: &mut Criterion) {

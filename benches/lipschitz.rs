@@ -16,7 +16,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("lipschitz");
     group.sample_size(10);
     group.bench_function("alexnet table (8 layers, libtorch cpu)", |b| {
-        b.iter(|| network_bounds(&spec, &model, &[], &Lanczos::default()).unwrap().network)
+        b.iter(|| network_bounds(&model, &[], &Lanczos::default()).unwrap().network)
     });
     group.finish();
 }

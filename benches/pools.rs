@@ -40,7 +40,8 @@ fn bench(c: &mut Criterion) {
             let mut last = None;
             for _ in 0..STEPS {
                 let batch = train.batch(&batches[step as usize % batches.len()]);
-                let out = train_step(model.take().unwrap(), &mut optim, batch, &[], LEARNING_RATE, weight_decay());
+                let out =
+                    train_step(model.take().unwrap(), &mut optim, batch, &[], LEARNING_RATE, weight_decay()).unwrap();
                 step += 1;
                 last = Some(out.loss);
                 model = Some(out.model);
@@ -56,7 +57,9 @@ fn bench(c: &mut Criterion) {
         let pools = recipe::parse(&text, "bench", &[]).unwrap().adversarial.unwrap();
         let cell = Arc::new(SnapshotCell::default());
         cell.publish(model.as_ref().unwrap(), step);
-        let mut loader = AdversarialLoader::new(&pools, shared.clone(), &[784], cell.clone(), 1, device);
+        let mut loader =
+            AdversarialLoader::new(&pools, model.as_ref().unwrap(), shared.clone(), cell.clone(), 1, device, None)
+                .unwrap();
         // Fill the pool first.
         while loader.pools()[0].len() < pools.pool_size {
             pooled_steps(&mut loader, &cell, &mut model, &mut optim, &mut step, train, &batches);
@@ -71,8 +74,8 @@ fn bench(c: &mut Criterion) {
 
 /// `STEPS` optimizer steps, each on a clean batch and the pool examples drawn for it.
 fn pooled_steps(
-    loader: &mut AdversarialLoader,
-    cell: &SnapshotCell,
+    loader: &mut AdversarialLoader<Stack>,
+    cell: &SnapshotCell<Stack>,
     model: &mut Option<Stack>,
     optim: &mut ModuleOptimizer,
     step: &mut u64,
@@ -83,7 +86,7 @@ fn pooled_steps(
     for _ in 0..STEPS {
         let adversarial = loader.draw(*step, BATCH, true).unwrap();
         let batch = train.batch(&batches[*step as usize % batches.len()]);
-        let out = train_step(model.take().unwrap(), optim, batch, &adversarial, LEARNING_RATE, weight_decay());
+        let out = train_step(model.take().unwrap(), optim, batch, &adversarial, LEARNING_RATE, weight_decay()).unwrap();
         *step += 1;
         if step.is_multiple_of(50) {
             cell.publish(&out.model, *step);

@@ -8,9 +8,8 @@ mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use blindspot::bounds::LipschitzPenalty;
+use blindspot::bounds::{LipschitzPenalty, PenaltyConfig};
 use blindspot::data::shuffled_batches;
-use blindspot::recipe::{LipschitzSection, PenaltyMode};
 use blindspot::train::{Regularizers, train_step};
 use common::{BATCH, LEARNING_RATE, Setup, WEIGHT_DECAY, sgd};
 
@@ -20,18 +19,11 @@ fn bench(c: &mut Criterion) {
     for arch in ["fc100-100-10", "convnet"] {
         for every in [0, 1, 4] {
             let penalised = every > 0;
-            let section = LipschitzSection {
-                weight: 1e-3,
-                mode: PenaltyMode::Sum,
-                target: 1.0,
-                iterations: 1,
-                every: every.max(1),
-                layers: vec![],
-            };
-            let (spec, model) = setup.model(arch);
+            let section = PenaltyConfig { every: every.max(1), ..PenaltyConfig::new(1e-3) };
+            let (_, model) = setup.model(arch);
             let mut model = Some(model);
             let mut optim = sgd();
-            let mut penalty = LipschitzPenalty::new(&spec, &section, &setup.device);
+            let mut penalty = LipschitzPenalty::new(model.as_ref().unwrap(), &section, &setup.device).unwrap();
             let name = format!(
                 "{arch} train step (batch {BATCH}, libtorch cpu){}",
                 if penalised { format!(" + lipschitz penalty every {every} steps") } else { String::new() }
@@ -43,7 +35,8 @@ fn bench(c: &mut Criterion) {
                     i += 1;
                     let lipschitz = if penalised { penalty.if_due(i as u64) } else { None };
                     let regularizers = Regularizers { weight_decay: WEIGHT_DECAY, lipschitz, max_norm: None };
-                    let out = train_step(model.take().unwrap(), &mut optim, batch, &[], LEARNING_RATE, regularizers);
+                    let out =
+                        train_step(model.take().unwrap(), &mut optim, batch, &[], LEARNING_RATE, regularizers).unwrap();
                     out.loss.into_scalar::<f32>();
                     model = Some(out.model);
                 })
@@ -68,7 +61,8 @@ fn bench(c: &mut Criterion) {
                     &[],
                     LEARNING_RATE,
                     regularizers,
-                );
+                )
+                .unwrap();
                 last = Some(out.loss);
                 model = Some(out.model);
             }

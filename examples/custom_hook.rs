@@ -1,8 +1,8 @@
 //! README's hook example: a user's own hook plugged into the training loop.
 //! Run: cargo run --release --example custom_hook
 
-use blindspot::train::{self, Hook, HookError, RunInfo, StepInfo, TrainOptions};
-use blindspot::{DeviceChoice, Stack};
+use blindspot::train::{Hook, HookError, RunInfo, StepInfo};
+use blindspot::{DeviceChoice, Stack, TrainOptions, recipe};
 
 /// Stops a run whose loss turns into NaN.
 struct NanGuard;
@@ -21,9 +21,9 @@ impl Hook for NanGuard {
 }
 
 fn main() -> Result<(), blindspot::Error> {
-    let recipe = blindspot::recipe::load("recipes/fc10-1e-4.toml".as_ref(), &[])?;
+    let recipe = recipe::load("recipes/fc10-1e-4.toml".as_ref(), &[])?;
     let options = TrainOptions { device: DeviceChoice::Cpu, resume: false };
-    let summary = train::run(&recipe, &options, vec![Box::new(NanGuard)])?;
+    let summary = recipe::run(&recipe, &options, vec![Box::new(NanGuard)])?;
     println!("test error {:.2}%", 100.0 * summary.test_error);
     Ok(())
 }

@@ -45,6 +45,18 @@ impl DeviceChoice {
         }
     }
 
+    /// The choice that names `device` (autodiff or not).
+    #[allow(deprecated)]
+    pub fn of(device: &Device) -> DeviceChoice {
+        let plain = device.clone().without_autodiff();
+        if plain == Device::libtorch() {
+            return DeviceChoice::Cpu;
+        }
+        (0..tch::Cuda::device_count().max(0) as usize)
+            .find(|&i| plain == Device::libtorch_cuda(i))
+            .map_or(DeviceChoice::Cpu, DeviceChoice::Cuda)
+    }
+
     pub fn is_cuda(self) -> bool {
         matches!(self, DeviceChoice::Cuda(_))
     }

@@ -11,6 +11,8 @@ pub enum Error {
     #[error(transparent)]
     Train(#[from] crate::train::trainer::Error),
     #[error(transparent)]
+    Run(#[from] crate::recipe::run::Error),
+    #[error(transparent)]
     Checkpoint(#[from] crate::train::checkpoint::Error),
     #[error(transparent)]
     Attack(#[from] crate::experiments::attack::Error),
@@ -24,6 +26,8 @@ pub enum Error {
     Plot(#[from] crate::experiments::plot::Error),
     #[error(transparent)]
     Figure(#[from] crate::report::canvas::Error),
+    #[error("{arch} has layers 1 to {depth}: there is no layer {layer}")]
+    NoLayer { arch: String, layer: usize, depth: usize },
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {reason}")]

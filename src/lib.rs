@@ -7,6 +7,7 @@
 pub mod attack;
 pub mod backend;
 pub mod bounds;
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod experiments;
@@ -18,6 +19,6 @@ pub mod train;
 
 pub use backend::DeviceChoice;
 pub use error::Error;
-pub use model::{ModelSpec, Stack};
-pub use recipe::Recipe;
-pub use train::{Hook, RunSummary, TrainOptions};
+pub use model::{Layered, ModelSpec, Stack};
+pub use recipe::{Recipe, TrainOptions};
+pub use train::{Hook, RunSummary, Trainer};

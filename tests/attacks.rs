@@ -8,10 +8,10 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use blindspot::DeviceChoice;
 use blindspot::attack::{self, Goal, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
 use blindspot::data::{Dataset, DatasetName, DeviceImages};
 use blindspot::model::{Layer, Stack, zoo};
+use blindspot::{DeviceChoice, Layered};
 
 fn device() -> Device {
     DeviceChoice::Cpu.device().unwrap()

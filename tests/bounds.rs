@@ -9,9 +9,9 @@ use burn::tensor::Distribution;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
-use blindspot::DeviceChoice;
 use blindspot::bounds::{self, Boundary, ConvGeometry, ConvMethod, Lanczos};
 use blindspot::model::{Layer, LayerSpec, Nonlinearity, zoo};
+use blindspot::{DeviceChoice, Layered};
 
 fn device() -> Device {
     let device = DeviceChoice::Cpu.device().unwrap();
@@ -143,9 +143,10 @@ fn a_zero_padded_convolution_is_bounded_and_power_iteration_through_conv_agrees_
         let w = conv.conv.weight.val();
         let (m, rows, cols) = zero_padded_operator(&w, input, stride, padding);
         let exact = exact_norm(m, rows, cols, &device);
-        let bound = bounds::layer_bound(&spec, &layer, &LANCZOS).unwrap();
+        let map = layer.affine_map(1).map;
+        let bound = bounds::affine_bound(&map, &LANCZOS).unwrap();
         assert!(bound >= exact * (1.0 - 1e-5), "{input:?} stride {stride}: bound {bound} < norm {exact}");
-        let estimate = bounds::power_iteration_estimate(&spec, &layer, 2000);
+        let estimate = bounds::power_iteration_estimate(&map, 2000);
         assert!(relative(estimate, exact) < 1e-3, "{input:?} stride {stride}: power iteration {estimate} vs {exact}");
     }
 }
@@ -155,44 +156,45 @@ fn the_network_bound_is_the_product_of_layer_bounds_nonlinearities_and_pooling()
     let device = device();
     let spec = zoo::spec("convnet", [1, 28, 28], 10).unwrap();
     let model = spec.init(&device);
-    let b = bounds::network_bounds(&spec, &model, &[], &Lanczos::default()).unwrap();
+    let b = bounds::network_bounds(&model, &[], &Lanczos::default()).unwrap();
     assert_eq!(b.layers.len(), 4);
     assert_eq!(b.layers.iter().map(|l| l.after).collect::<Vec<_>>(), vec![1.0, 1.0, 1.0, 1.0]);
     let product: f64 = b.layers.iter().map(|l| l.bound * l.after).product();
     assert!(relative(b.network.unwrap(), product) < 1e-12);
-    let only = bounds::network_bounds(&spec, &model, &[2], &Lanczos::default()).unwrap();
+    let only = bounds::network_bounds(&model, &[2], &Lanczos::default()).unwrap();
     assert_eq!(only.layers.len(), 1);
     assert!(only.network.is_none());
     assert!(relative(only.layers[0].bound, b.layers[1].bound) < 1e-5);
-    let err = bounds::network_bounds(&spec, &model, &[5], &Lanczos::default()).unwrap_err();
-    assert_eq!(err.to_string(), "convnet has layers 1 to 4: there is no layer 5");
+    let err = bounds::network_bounds(&model, &[5], &Lanczos::default()).unwrap_err();
+    assert_eq!(err.to_string(), "the model has layers 1 to 4: there is no layer 5");
 
     // Sigmoid layers pass on a quarter; AlexNet's overlapping 3/2 max-pooling can double a distance.
-    let fc = zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap();
-    assert_eq!(fc.layers.iter().map(bounds::table::after).collect::<Vec<_>>(), vec![0.25, 0.25, 1.0]);
-    let alexnet = zoo::spec("alexnet", [3, 224, 224], 1000).unwrap();
-    assert_eq!(bounds::table::after(&alexnet.layers[0]), 2.0);
+    let after =
+        |model: &blindspot::Stack| -> Vec<f64> { model.affine_maps().unwrap().iter().map(|m| m.after).collect() };
+    let fc = zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap().init(&device);
+    assert_eq!(after(&fc), vec![0.25, 0.25, 1.0]);
+    let alexnet = zoo::spec("alexnet", [3, 224, 224], 1000).unwrap().init(&device);
+    assert_eq!(after(&alexnet)[0], 2.0);
 }
 
 #[test]
 fn every_penalty_mode_is_its_formula_of_the_layer_bounds() {
-    use blindspot::bounds::LipschitzPenalty;
-    use blindspot::recipe::{LipschitzSection, PenaltyMode};
+    use blindspot::bounds::{LipschitzPenalty, PenaltyConfig, PenaltyMode};
     let device = device();
     let autodiff = device.clone().autodiff();
     let spec = zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap();
     let model = spec.init(&autodiff);
     let sigmas: Vec<f64> =
-        bounds::network_bounds(&spec, &model.valid(), &[], &LANCZOS).unwrap().layers.iter().map(|l| l.bound).collect();
+        bounds::network_bounds(&model.valid(), &[], &LANCZOS).unwrap().layers.iter().map(|l| l.bound).collect();
     let target = 0.9 * sigmas[1];
     for (mode, expected) in [
         (PenaltyMode::Sum, sigmas.iter().sum::<f64>()),
         (PenaltyMode::LogProduct, sigmas.iter().map(|s| s.ln()).sum()),
         (PenaltyMode::Hinge, sigmas.iter().map(|s| (s - target).max(0.0).powi(2)).sum()),
     ] {
-        let section = LipschitzSection { weight: 0.5, mode, target, iterations: 300, every: 2, layers: vec![] };
-        let mut penalty = LipschitzPenalty::new(&spec, &section, &device);
-        let value = f64::from(penalty.penalty(&model).into_scalar::<f32>());
+        let section = PenaltyConfig { weight: 0.5, mode, target, iterations: 300, every: 2, layers: vec![] };
+        let mut penalty = LipschitzPenalty::new(&model, &section, &device).unwrap();
+        let value = f64::from(penalty.penalty(&model).unwrap().into_scalar::<f32>());
         // every = 2 doubles the weight: the penalty is applied every other step.
         let want = 2.0 * 0.5 * expected;
         assert!((value - want).abs() < 1e-3 * want.abs().max(1e-3), "{mode:?}: {value} vs {want}");

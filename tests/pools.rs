@@ -11,10 +11,11 @@ use std::time::Duration;
 use burn::prelude::*;
 
 use blindspot::data::{Dataset, DatasetName, Images};
+use blindspot::pool::PoolConfig;
 use blindspot::pool::{AdversarialLoader, SnapshotCell};
-use blindspot::recipe::{self, AdversarialSection};
-use blindspot::train::{self, EpochMetrics, Hook, HookError, RunInfo, TrainOptions, TrainState};
-use blindspot::{DeviceChoice, Stack};
+use blindspot::recipe;
+use blindspot::train::{EpochMetrics, Hook, HookError, RunInfo, TrainState};
+use blindspot::{DeviceChoice, Layered, Stack, TrainOptions};
 use common::*;
 
 /// Runs `f` on another thread and fails the test if it takes longer than `limit`.
@@ -26,7 +27,7 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
     recv.recv_timeout(limit).expect("finished in time (no deadlock)")
 }
 
-fn section(body: &str) -> AdversarialSection {
+fn section(body: &str) -> PoolConfig {
     let text = format!(
         "name = \"p\"\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.1\n[train]\nepochs = 1\nbatch_size = 64\n[adversarial]\n{body}\n"
     );
@@ -35,6 +36,28 @@ fn section(body: &str) -> AdversarialSection {
 
 fn small_train() -> Images {
     Dataset::load(DatasetName::Mnist, None).unwrap().train.head(400)
+}
+
+/// A user-defined one-layer model that panics on a batch of more than one row.
+#[derive(burn::module::Module, Debug)]
+struct Fragile {
+    linear: burn::nn::Linear,
+}
+
+impl Layered for Fragile {
+    fn depth(&self) -> usize {
+        1
+    }
+    fn layer(&self, _k: usize, h: Tensor<2>) -> Tensor<2> {
+        assert!(h.dims()[0] == 1, "fragile model given {} rows", h.dims()[0]);
+        self.linear.forward(h)
+    }
+    fn activation_box(&self, _k: usize) -> (f32, f32) {
+        (0.0, 1.0)
+    }
+    fn classes(&self) -> usize {
+        10
+    }
 }
 
 fn fresh_model(device: &Device) -> Stack {
@@ -52,7 +75,9 @@ fn pools_stay_bounded_with_right_labels_and_bounded_staleness() {
         let cell = Arc::new(SnapshotCell::default());
         let model = fresh_model(&device);
         cell.publish(&model, 0);
-        let mut loader = AdversarialLoader::new(&s, Arc::new(train.clone()), &[784, 100], cell.clone(), 7, &device);
+        let mut loader =
+            AdversarialLoader::new(&s, &model, Arc::new(train.clone()), cell.clone(), 7, &device, Some(&device))
+                .unwrap();
         let mut drawn = 0;
         for step in 0..200u64 {
             if step % 5 == 0 {
@@ -101,13 +126,21 @@ fn pools_stay_bounded_with_right_labels_and_bounded_staleness() {
 fn a_panicking_attacker_is_reported_and_shutdown_joins() {
     within(Duration::from_secs(60), || {
         let device = DeviceChoice::Cpu.device().unwrap();
-        // Layer 7 does not exist in this model: the attacker thread panics on its first attack.
+        // Layer 7 does not exist in this model: refused before any thread starts.
         let s = section("layers = [0]\nattackers = 2\npool_size = 100\nattack_batch = 10");
         let mut bad = s.clone();
         bad.layers = vec![7];
+        let model = fresh_model(&device);
         let cell = Arc::new(SnapshotCell::default());
-        cell.publish(&fresh_model(&device), 0);
-        let mut loader = AdversarialLoader::new(&bad, Arc::new(small_train()), &[784], cell, 1, &device);
+        let refused = AdversarialLoader::new(&bad, &model, Arc::new(small_train()), cell, 1, &device, None);
+        let message = refused.err().expect("layer 7 is refused").to_string();
+        assert!(message.contains("layer 7 is out of range"), "{message}");
+        // A model that breaks on batches of more than one row: the attacker thread panics on its
+        // first attack.
+        let fragile = Fragile { linear: burn::nn::LinearConfig::new(784, 10).init(&device) };
+        let cell = Arc::new(SnapshotCell::default());
+        cell.publish(&fragile, 0);
+        let mut loader = AdversarialLoader::new(&s, &fragile, Arc::new(small_train()), cell, 1, &device, None).unwrap();
         let error = loop {
             match loader.draw(0, 64, true) {
                 Err(e) => break e.to_string(),
@@ -210,7 +243,7 @@ fn a_run_with_pools_resumes() {
         move || {
             let during = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let before = blindspot::backend::cpu_threads();
-            let err = train::run(&r, &options, vec![Box::new(StopAfter(2, during.clone()))]).unwrap_err().to_string();
+            let err = recipe::run(&r, &options, vec![Box::new(StopAfter(2, during.clone()))]).unwrap_err().to_string();
             (err, before, during.load(std::sync::atomic::Ordering::SeqCst), blindspot::backend::cpu_threads())
         }
     });
@@ -220,7 +253,7 @@ fn a_run_with_pools_resumes() {
     assert_eq!(during, (before - 1).max(1), "libtorch threads while an attacker runs");
     assert_eq!(after, before, "libtorch threads after the run");
     let resumed = within(Duration::from_secs(120), move || {
-        train::run(&r, &TrainOptions { resume: true, ..options }, vec![]).unwrap()
+        recipe::run(&r, &TrainOptions { resume: true, ..options }, vec![]).unwrap()
     });
     assert_eq!(resumed.history.len(), 3);
     assert!(!resumed.history[2].pools.is_empty(), "the resumed epoch used regenerated pools");
@@ -247,7 +280,7 @@ fn untargeted_lbfgs_pools_keep_the_nearest_wrong_answer_with_the_true_label() {
         let s = section(&format!(
             "layers = [0]\nmethod = \"lbfgs\"\ntarget = \"{target}\"\nsearch_steps = 4\niterations = 15\nattackers = 0"
         ));
-        generate(&model, 0, &train, &right, &s, 0, 5)
+        generate(&model, &device, 0, &train, &right, &s, 0, 5)
     };
     let mut mean_distortion = Vec::new();
     for target in ["untargeted", "random"] {

@@ -3,9 +3,9 @@
 
 mod common;
 
-use blindspot::DeviceChoice;
 use blindspot::data::{Dataset, DatasetName, DeviceImages};
 use blindspot::experiments::LoadedModel;
+use blindspot::{DeviceChoice, Layered};
 use common::*;
 
 fn python(args: &[&str]) -> String {

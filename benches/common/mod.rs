@@ -8,8 +8,8 @@ use burn::prelude::Device;
 
 use blindspot::data::{Dataset, DatasetName, DeviceImages};
 use blindspot::model::zoo;
-use blindspot::recipe::{OptimizerKind, OptimizerSection, Schedule};
 use blindspot::train::optimizer;
+use blindspot::train::{OptimizerConfig, OptimizerKind};
 use blindspot::{DeviceChoice, ModelSpec, Stack};
 
 pub const BATCH: usize = 128;
@@ -43,13 +43,9 @@ impl Setup {
 }
 
 pub fn sgd() -> ModuleOptimizer {
-    optimizer::build(&OptimizerSection {
-        kind: OptimizerKind::Sgd,
-        learning_rate: LEARNING_RATE,
+    optimizer::build(&OptimizerConfig {
         momentum: 0.9,
         nesterov: true,
-        schedule: Schedule::Constant,
-        warmup: 0.3,
-        final_fraction: 0.0,
+        ..OptimizerConfig::new(OptimizerKind::Sgd, LEARNING_RATE)
     })
 }

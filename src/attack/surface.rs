@@ -6,11 +6,11 @@ use burn::tensor::activation::log_softmax;
 
 use super::Error;
 use super::lbfgs::BoxBounds;
-use crate::model::Stack;
+use crate::model::Layered;
 
 /// Layer `layer` of an inference copy of a model, as an attack sees it.
 pub struct Surface<'a> {
-    pub model: &'a Stack,
+    pub model: &'a dyn Layered,
     pub layer: usize,
     /// The box of the layer's activations: pixels and sigmoid [0, 1], ReLU [0, ∞).
     pub bounds: BoxBounds,
@@ -19,7 +19,7 @@ pub struct Surface<'a> {
 impl<'a> Surface<'a> {
     /// Layer `layer` of `model` (pass `model.valid()`: attacks need no dropout and no parameter
     /// gradients).
-    pub fn new(model: &'a Stack, layer: usize) -> Result<Surface<'a>, Error> {
+    pub fn new(model: &'a dyn Layered, layer: usize) -> Result<Surface<'a>, Error> {
         if layer >= model.depth() {
             return Err(Error::Layer { layer, depth: model.depth() });
         }

@@ -2,6 +2,7 @@
 //! value, a convolution's by Parseval over its kernels' DFTs (stride included), the nonlinearities'
 //! and pooling's constants, the network's product; and the regularizer that penalises them.
 
+pub mod config;
 pub mod conv;
 mod conv_taps;
 pub mod dense;
@@ -9,16 +10,21 @@ pub mod penalty;
 pub mod spectral;
 pub mod table;
 
+pub use config::{PenaltyConfig, PenaltyMode};
 pub use conv::{Boundary, ConvGeometry, ConvMethod, conv_bound, conv_bound_by};
 pub use dense::dense_bound;
 pub use penalty::{LipschitzPenalty, power_iteration_estimate};
 pub use spectral::{HermitianOperator, Lanczos, Matrices, Vectors, largest_eigenvalue, largest_singular_value};
-pub use table::{LayerBound, NetworkBounds, layer_bound, network_bounds};
+pub use table::{LayerBound, NetworkBounds, affine_bound, network_bounds};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{arch} has layers 1 to {depth}: there is no layer {layer}")]
-    NoLayer { arch: String, layer: usize, depth: usize },
+    #[error("the model has layers 1 to {depth}: there is no layer {layer}")]
+    NoLayer { layer: usize, depth: usize },
+    #[error(transparent)]
+    Model(#[from] crate::model::layered::Error),
+    #[error("lipschitz penalty: {0}")]
+    Config(#[from] crate::config::Invalid),
     #[error("{0}")]
     Geometry(String),
 }

@@ -10,76 +10,33 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::model::{Layer, LayerSpec, ModelSpec, Stack};
-use crate::recipe::{LipschitzSection, PenaltyMode};
+use super::Error;
+use super::config::{PenaltyConfig, PenaltyMode};
+use crate::model::{Affine, Layered};
 
-/// A layer's weight, with or without autodiff.
-enum Weight {
-    Dense(Tensor<2>),
-    Conv(Tensor<4>),
-}
-
-impl Weight {
-    fn of(layer: &Layer) -> Weight {
-        match layer {
-            Layer::Dense(d) => Weight::Dense(d.linear.weight.val()),
-            Layer::Conv(c) => Weight::Conv(c.conv.weight.val()),
-        }
-    }
-
-    fn device(&self) -> Device {
-        match self {
-            Weight::Dense(w) => w.device(),
-            Weight::Conv(w) => w.device(),
-        }
-    }
-
-    /// The same values without autodiff (for the power-iteration steps that are not differentiated).
-    fn detached(&self) -> Weight {
-        match self {
-            Weight::Dense(w) => Weight::Dense(w.clone().detach().inner()),
-            Weight::Conv(w) => Weight::Conv(w.clone().detach().inner()),
+/// `A x` for flat row vectors `x` `[1, inputs]` (matrix products, or `conv2d` with the map's
+/// stride and zero padding).
+fn apply(map: &Affine, x: Tensor<2>) -> Tensor<2> {
+    match map {
+        Affine::Dense { weight } => x.matmul(weight.clone()),
+        Affine::Conv { weight, input: [c, h, w], stride: s, padding: p } => {
+            let options = ConvOptions::new([*s, *s], [*p, *p], [1, 1], 1);
+            conv2d(x.reshape([1, *c, *h, *w]), weight.clone(), None, options).flatten(1, 3)
         }
     }
 }
 
-/// A layer's linear map `x ↦ A x` on flat `[1, inputs]` vectors, and its transpose.
-#[derive(Debug, Clone, Copy)]
-pub struct Operator {
-    /// A convolution's `[channels, height, width]` input, stride, padding; `None` for a dense layer.
-    conv: Option<([usize; 3], usize, usize)>,
-}
-
-impl Operator {
-    pub fn of(spec: &LayerSpec) -> Operator {
-        match spec {
-            LayerSpec::Dense { .. } => Operator { conv: None },
-            LayerSpec::Conv { input, stride, padding, .. } => Operator { conv: Some((*input, *stride, *padding)) },
-        }
-    }
-
-    fn apply(&self, weight: &Weight, x: Tensor<2>) -> Tensor<2> {
-        match (weight, self.conv) {
-            (Weight::Dense(w), _) => x.matmul(w.clone()),
-            (Weight::Conv(w), Some(([c, h, wd], s, p))) => {
-                let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
-                conv2d(x.reshape([1, c, h, wd]), w.clone(), None, options).flatten(1, 3)
-            }
-            (Weight::Conv(_), None) => unreachable!("a convolution's operator has its geometry"),
-        }
-    }
-
-    fn transpose(&self, weight: &Weight, y: Tensor<2>) -> Tensor<2> {
-        match (weight, self.conv) {
-            (Weight::Dense(w), _) => y.matmul(w.clone().transpose()),
-            (Weight::Conv(w), Some(([_, h, wd], s, p))) => {
-                let [outputs, _, k, _] = w.dims();
-                let (oh, ow) = ((h + 2 * p - k) / s + 1, (wd + 2 * p - k) / s + 1);
-                let pad_out = [(h + 2 * p - k) % s, (wd + 2 * p - k) % s];
-                let options = ConvTransposeOptions::new([s, s], [p, p], pad_out, [1, 1], 1);
-                conv_transpose2d(y.reshape([1, outputs, oh, ow]), w.clone(), None, options).flatten(1, 3)
-            }
-            (Weight::Conv(_), None) => unreachable!("a convolution's operator has its geometry"),
+/// `Aᵀ y` for flat row vectors `y` `[1, outputs]` (`conv_transpose2d` for a convolution).
+fn transpose(map: &Affine, y: Tensor<2>) -> Tensor<2> {
+    match map {
+        Affine::Dense { weight } => y.matmul(weight.clone().transpose()),
+        Affine::Conv { weight, input: [_, h, wd], stride: s, padding: p } => {
+            let (s, p) = (*s, *p);
+            let [outputs, _, k, _] = weight.dims();
+            let (oh, ow) = ((h + 2 * p - k) / s + 1, (wd + 2 * p - k) / s + 1);
+            let pad_out = [(h + 2 * p - k) % s, (wd + 2 * p - k) % s];
+            let options = ConvTransposeOptions::new([s, s], [p, p], pad_out, [1, 1], 1);
+            conv_transpose2d(y.reshape([1, outputs, oh, ow]), weight.clone(), None, options).flatten(1, 3)
         }
     }
 }
@@ -100,75 +57,82 @@ fn random_unit(rng: &mut StdRng, n: usize, device: &Device) -> Tensor<2> {
     normalized(Tensor::<2>::from_data(TensorData::new(values, [1, n]), device))
 }
 
-/// One persistent power-iteration vector per chosen layer, and the section's penalty.
+/// One persistent power-iteration vector per chosen affine map, and the config's penalty.
 pub struct LipschitzPenalty {
-    section: LipschitzSection,
-    /// (0-based layer, its operator, its unit vector `[1, inputs]` without autodiff).
-    layers: Vec<(usize, Operator, Tensor<2>)>,
+    config: PenaltyConfig,
+    device: Device,
+    /// (index into the model's `affine_maps()`, its unit vector `[1, inputs]` without autodiff),
+    /// made at the first use: reading the maps reads the weights, which burn initialises lazily, so
+    /// a penalty built beside a fresh model must not read them before the training does.
+    maps: Option<Vec<(usize, Tensor<2>)>>,
 }
 
 impl LipschitzPenalty {
-    /// Fixed pseudo-random start vectors on `device` (a device without autodiff).
-    pub fn new(spec: &ModelSpec, section: &LipschitzSection, device: &Device) -> LipschitzPenalty {
-        let mut rng = StdRng::seed_from_u64(0x11F5);
-        let chosen: Vec<usize> = if section.layers.is_empty() {
-            (0..spec.layers.len()).collect()
-        } else {
-            section.layers.iter().map(|k| k - 1).collect()
-        };
-        let layers = chosen
-            .into_iter()
-            .map(|k| (k, Operator::of(&spec.layers[k]), random_unit(&mut rng, spec.layers[k].inputs(), device)))
-            .collect();
-        LipschitzPenalty { section: section.clone(), layers }
+    /// A penalty on the maps of `model` in the config's layers, its power-iteration vectors on
+    /// `device` (a device without autodiff), fixed pseudo-random at the first use.
+    pub fn new(model: &dyn Layered, config: &PenaltyConfig, device: &Device) -> Result<LipschitzPenalty, Error> {
+        config.check()?;
+        if let Some(&layer) = config.layers.iter().find(|&&k| k == 0 || k > model.depth()) {
+            return Err(Error::NoLayer { layer, depth: model.depth() });
+        }
+        Ok(LipschitzPenalty { config: config.clone(), device: device.clone(), maps: None })
     }
 
     /// The penalty if it applies at optimizer step `step` (every `every` steps), else `None`: what
     /// a training step's `Regularizers::lipschitz` takes.
     pub fn if_due(&mut self, step: u64) -> Option<&mut LipschitzPenalty> {
-        step.is_multiple_of(self.section.every as u64).then_some(self)
+        step.is_multiple_of(self.config.every as u64).then_some(self)
     }
 
-    /// The penalty for `model` (on an autodiff device): advances each layer's power iteration by the
-    /// section's iterations on the current weights, then `every · weight · mode(σ_1, …)` where
-    /// σ_k = ‖A_k v_k‖ is differentiable in the weights.
-    pub fn penalty(&mut self, model: &Stack) -> Tensor<1> {
-        let device = Weight::of(&model.layers[0]).device();
+    /// The penalty for `model` (on an autodiff device): advances each map's power iteration by the
+    /// config's iterations on the current weights, then `every · weight · mode(σ_1, …)` where
+    /// σ_k = ‖A_k v_k‖ is differentiable in the weights. An error when the model lists no maps.
+    pub fn penalty(&mut self, model: &dyn Layered) -> Result<Tensor<1>, Error> {
+        let maps = model.affine_maps().ok_or(Error::Model(crate::model::layered::Error::NoAffineMaps))?;
+        let (config, device) = (&self.config, &self.device);
+        let vectors = self.maps.get_or_insert_with(|| {
+            let mut rng = StdRng::seed_from_u64(0x11F5);
+            maps.iter()
+                .enumerate()
+                .filter(|(_, m)| config.layers.is_empty() || config.layers.contains(&m.layer))
+                .map(|(i, m)| (i, random_unit(&mut rng, m.map.inputs(), device)))
+                .collect()
+        });
         let mut total: Option<Tensor<1>> = None;
-        for (k, operator, v) in &mut self.layers {
-            let weight = Weight::of(&model.layers[*k]);
-            let fixed = weight.detached();
+        for (i, v) in vectors.iter_mut() {
+            let map = &maps[*i].map;
+            let fixed = map.detached();
             let mut x = v.clone();
-            for _ in 1..self.section.iterations {
-                x = normalized(operator.transpose(&fixed, operator.apply(&fixed, x)));
+            for _ in 1..config.iterations {
+                x = normalized(transpose(&fixed, apply(&fixed, x)));
             }
-            let y = operator.apply(&weight, x.autodiff());
-            *v = normalized(operator.transpose(&fixed, y.clone().detach().inner()));
+            let y = apply(map, x.autodiff());
+            *v = normalized(transpose(&fixed, y.clone().detach().inner()));
             let sigma = squared_norm(y).sqrt().reshape([1]);
-            let term = match self.section.mode {
+            let term = match config.mode {
                 PenaltyMode::Sum => sigma,
                 PenaltyMode::LogProduct => sigma.log(),
-                PenaltyMode::Hinge => relu(sigma.sub_scalar(self.section.target)).square(),
+                PenaltyMode::Hinge => relu(sigma.sub_scalar(config.target)).square(),
             };
             total = Some(match total {
                 Some(t) => t + term,
                 None => term,
             });
         }
-        let weight = self.section.weight * self.section.every as f64;
-        total.map_or_else(|| Tensor::zeros([1], &device), |t| t.mul_scalar(weight))
+        let weight = config.weight * config.every as f64;
+        let device = maps.first().map_or_else(|| self.device.clone(), |m| m.map.device());
+        Ok(total.map_or_else(|| Tensor::zeros([1], &device), |t| t.mul_scalar(weight)))
     }
 }
 
-/// A layer's largest singular value by `iterations` steps of power iteration through its forward and
-/// transpose operations (zero padding: the exact operator's norm, approached from below).
-pub fn power_iteration_estimate(spec: &LayerSpec, layer: &Layer, iterations: usize) -> f64 {
-    let operator = Operator::of(spec);
-    let weight = Weight::of(layer).detached();
-    let mut x = random_unit(&mut StdRng::seed_from_u64(7), spec.inputs(), &weight.device());
+/// An affine map's largest singular value by `iterations` steps of power iteration through its
+/// forward and transpose operations (zero padding: the exact operator's norm, approached from below).
+pub fn power_iteration_estimate(map: &Affine, iterations: usize) -> f64 {
+    let map = map.detached();
+    let mut x = random_unit(&mut StdRng::seed_from_u64(7), map.inputs(), &map.device());
     for _ in 0..iterations {
-        x = normalized(operator.transpose(&weight, operator.apply(&weight, x)));
+        x = normalized(transpose(&map, apply(&map, x)));
     }
-    let y = operator.apply(&weight, x);
+    let y = apply(&map, x);
     f64::from(squared_norm(y).sqrt().into_scalar::<f32>())
 }

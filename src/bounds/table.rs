@@ -8,7 +8,7 @@ use super::Error;
 use super::conv::{Boundary, ConvGeometry, conv_bound};
 use super::dense::dense_bound;
 use super::spectral::Lanczos;
-use crate::model::{Layer, LayerSpec, ModelSpec, Stack};
+use crate::model::{Affine, AffineMap, Layered};
 use crate::report::table::Table;
 
 /// One layer's row.
@@ -31,10 +31,9 @@ pub struct LayerBound {
 /// A model's per-layer bounds and, when every layer was bounded, the network's.
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkBounds {
-    pub arch: String,
-    pub input: [usize; 3],
     pub layers: Vec<LayerBound>,
-    /// The product over all layers of bound × after (absent when only some layers were asked for).
+    /// The network's bound, `Layered::network_bound` of the maps' (absent when only some layers were
+    /// asked for).
     pub network: Option<f64>,
     pub seconds: f64,
 }
@@ -60,83 +59,46 @@ impl NetworkBounds {
     }
 }
 
-/// The bounds of `layers` (1-based; empty: all) of `model`, whose architecture is `spec`.
-pub fn network_bounds(
-    spec: &ModelSpec,
-    model: &Stack,
-    layers: &[usize],
-    lanczos: &Lanczos,
-) -> Result<NetworkBounds, Error> {
+/// The bounds of the affine maps of `layers` (1-based; empty: all) of `model`.
+pub fn network_bounds(model: &dyn Layered, layers: &[usize], lanczos: &Lanczos) -> Result<NetworkBounds, Error> {
     let started = Instant::now();
-    let depth = spec.layers.len();
+    let maps = model.affine_maps().ok_or(Error::Model(crate::model::layered::Error::NoAffineMaps))?;
+    let depth = model.depth();
     if let Some(&layer) = layers.iter().find(|&&k| k == 0 || k > depth) {
-        return Err(Error::NoLayer { arch: spec.arch.clone(), layer, depth });
+        return Err(Error::NoLayer { layer, depth });
     }
-    let chosen: Vec<usize> = if layers.is_empty() { (1..=depth).collect() } else { layers.to_vec() };
+    let chosen: Vec<&AffineMap> = maps.iter().filter(|m| layers.is_empty() || layers.contains(&m.layer)).collect();
     let rows = chosen
         .iter()
-        .map(|&k| {
+        .map(|m| {
             let started = Instant::now();
-            let (layer_spec, layer) = (&spec.layers[k - 1], &model.layers[k - 1]);
-            let bound = layer_bound(layer_spec, layer, lanczos)?;
+            let bound = affine_bound(&m.map, lanczos)?;
             Ok(LayerBound {
-                layer: k,
-                kind: kind(layer_spec).into(),
-                size: size(layer_spec),
-                stride: match layer_spec {
-                    LayerSpec::Conv { stride, .. } => Some(*stride),
-                    LayerSpec::Dense { .. } => None,
-                },
+                layer: m.layer,
+                kind: m.map.kind().into(),
+                size: m.map.size(),
+                stride: m.map.stride(),
                 bound,
-                after: after(layer_spec),
+                after: m.after,
                 seconds: started.elapsed().as_secs_f64(),
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let network = layers.is_empty().then(|| rows.iter().map(|r| r.bound * r.after).product());
-    Ok(NetworkBounds {
-        arch: spec.arch.clone(),
-        input: spec.input,
-        layers: rows,
-        network,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    let network = layers.is_empty().then(|| {
+        let bounds: Vec<f64> = rows.iter().map(|r| r.bound).collect();
+        model.network_bound(&maps, &bounds)
+    });
+    Ok(NetworkBounds { layers: rows, network, seconds: started.elapsed().as_secs_f64() })
 }
 
-/// The upper bound of one layer's affine map (zero padding, as the models apply it).
-pub fn layer_bound(spec: &LayerSpec, layer: &Layer, lanczos: &Lanczos) -> Result<f64, Error> {
-    match (spec, layer) {
-        (LayerSpec::Dense { .. }, Layer::Dense(d)) => Ok(dense_bound(&d.linear.weight.val(), lanczos)),
-        (LayerSpec::Conv { input: [_, h, w], stride, padding, .. }, Layer::Conv(c)) => {
+/// The upper bound of one affine map's operator norm (zero padding, as burn's convolutions apply it).
+pub fn affine_bound(map: &Affine, lanczos: &Lanczos) -> Result<f64, Error> {
+    match map {
+        Affine::Dense { weight } => Ok(dense_bound(&weight.clone().detach().inner(), lanczos)),
+        Affine::Conv { weight, input: [_, h, w], stride, padding } => {
             let geometry =
                 ConvGeometry { input: [*h, *w], stride: *stride, padding: *padding, boundary: Boundary::Zero };
-            conv_bound(&c.conv.weight.val(), &geometry, lanczos)
+            conv_bound(&weight.clone().detach().inner(), &geometry, lanczos)
         }
-        _ => Err(Error::Geometry("the model's layers do not match its architecture".into())),
     }
-}
-
-fn kind(spec: &LayerSpec) -> &'static str {
-    match spec {
-        LayerSpec::Dense { .. } => "dense",
-        LayerSpec::Conv { .. } => "conv",
-    }
-}
-
-fn size(spec: &LayerSpec) -> String {
-    match spec {
-        LayerSpec::Dense { inputs, outputs, .. } => format!("{inputs} × {outputs}"),
-        LayerSpec::Conv { input, channels, kernel, .. } => format!("{} × {kernel} × {kernel} × {channels}", input[0]),
-    }
-}
-
-/// The Lipschitz constant (L2) of a layer's nonlinearity and max-pooling. Max-pooling with windows
-/// of k and stride s is 1 only without overlap: an input in m = ⌈k/s⌉ windows per axis can move m²
-/// outputs, so its constant is m (the paper counts 1).
-pub fn after(spec: &LayerSpec) -> f64 {
-    let pool = match spec {
-        LayerSpec::Conv { pool: Some([k, s]), .. } => k.div_ceil(*s).max(1) as f64,
-        _ => 1.0,
-    };
-    f64::from(spec.nonlinearity().lipschitz()) * pool
 }

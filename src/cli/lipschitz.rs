@@ -66,17 +66,17 @@ pub fn run(args: Args) -> Result<(), Error> {
         (None, None) => unreachable!("clap requires one"),
     };
     let lanczos = Lanczos { max_iterations: args.iterations, tolerance: args.tolerance };
-    let bounds = lipschitz(&source, &args.layer, &lanczos, &device)?;
+    let report = lipschitz(&source, &args.layer, &lanczos, &device)?;
     if args.json {
-        return print_json(&bounds);
+        return print_json(&report);
     }
-    let table = bounds.table().markdown();
+    let (bounds, table) = (&report.bounds, report.bounds.table().markdown());
     if args.markdown {
         print!("{table}");
         return Ok(());
     }
-    let [c, h, w] = bounds.input;
-    println!("{} on {c} × {h} × {w} inputs: upper Lipschitz bounds per layer (zero padding)\n", bounds.arch);
+    let [c, h, w] = report.input;
+    println!("{} on {c} × {h} × {w} inputs: upper Lipschitz bounds per layer (zero padding)\n", report.arch);
     print!("{table}");
     if let Some(network) = bounds.network {
         println!("\nnetwork bound (product of bound × after): {network:.4e}");

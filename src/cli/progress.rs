@@ -2,7 +2,6 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use blindspot::Stack;
 use blindspot::train::{EpochMetrics, Hook, HookError, RunInfo, StepInfo, TrainState};
 
 pub struct Progress {
@@ -15,25 +14,17 @@ impl Progress {
     }
 }
 
-impl Hook for Progress {
+impl<M> Hook<M> for Progress {
     fn name(&self) -> &str {
         "progress"
     }
 
     fn on_run_start(&mut self, run: &RunInfo) -> Result<(), HookError> {
-        let r = run.recipe;
         let from =
             if run.start_epoch > 0 { format!(", resuming after epoch {}", run.start_epoch) } else { String::new() };
         eprintln!(
-            "{}: {} on {} training images ({} {:?}), {} epochs of {} steps, {}{from}",
-            r.name,
-            r.model.arch,
-            run.train_examples,
-            r.data.dataset,
-            r.data.split,
-            r.train.epochs,
-            run.steps_per_epoch,
-            r.device
+            "{}: {} on {} training images ({}), {} epochs of {} steps, {}{from}",
+            run.name, run.arch, run.train_examples, run.data, run.epochs, run.steps_per_epoch, run.device_name
         );
         Ok(())
     }
@@ -44,19 +35,19 @@ impl Hook for Progress {
             ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} steps, {per_sec}, eta {eta}")?
                 .progress_chars("=> "),
         );
-        bar.set_message(format!("{epoch}/{}", run.recipe.train.epochs));
+        bar.set_message(format!("{epoch}/{}", run.epochs));
         self.bar = Some(bar);
         Ok(())
     }
 
-    fn on_step_end(&mut self, _run: &RunInfo, _step: &StepInfo, _model: &Stack) -> Result<(), HookError> {
+    fn on_step_end(&mut self, _run: &RunInfo, _step: &StepInfo, _model: &M) -> Result<(), HookError> {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, run: &RunInfo, _state: &TrainState, m: &EpochMetrics) -> Result<(), HookError> {
+    fn on_epoch_end(&mut self, run: &RunInfo, _state: &TrainState<M>, m: &EpochMetrics) -> Result<(), HookError> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -64,7 +55,7 @@ impl Hook for Progress {
         eprintln!(
             "epoch {:>3}/{}  loss {:.4}  train {:.2}%  test {:.2}%{validation}  lr {:.4}  {:.2} s  ({:.0} examples/s)",
             m.epoch,
-            run.recipe.train.epochs,
+            run.epochs,
             m.train_loss,
             100.0 * m.train_error,
             100.0 * m.test_error,

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use blindspot::{DeviceChoice, Error, TrainOptions, recipe, train};
+use blindspot::{DeviceChoice, Error, TrainOptions, recipe};
 
 use super::progress::Progress;
 use super::{percent, print_json};
@@ -35,7 +35,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         recipe.data.dir = Some(dir);
     }
     let options = TrainOptions { device: recipe.device, resume: args.resume };
-    let summary = train::run(&recipe, &options, vec![Box::new(Progress::new())])?;
+    let summary = recipe::run(&recipe, &options, vec![Box::new(Progress::new())])?;
     if args.json {
         print_json(&summary)?;
     } else {
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Result<(), Error> {
             summary.epochs,
             summary.seconds_per_epoch,
             summary.device,
-            train::run_dir(&recipe).display()
+            recipe::run_dir(&recipe).display()
         );
     }
     Ok(())

@@ -99,6 +99,16 @@ impl Images {
         self.rows * self.cols
     }
 
+    /// The shape of one image, `[channels, height, width]`.
+    pub fn shape(&self) -> [usize; 3] {
+        [1, self.rows, self.cols]
+    }
+
+    /// The number of classes its labels name: the largest label plus one.
+    pub fn classes(&self) -> usize {
+        self.labels.iter().max().map_or(0, |&l| l as usize + 1)
+    }
+
     /// The images at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Images {
         let m = self.pixels_per_image();

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::loaded::{ImageSet, LoadedModel};
 use crate::attack::{self, Adversarials, AttackSummary, Goal, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
 use crate::data::{DeviceImages, Images};
+use crate::model::Layered;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]

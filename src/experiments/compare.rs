@@ -113,9 +113,7 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
                     COMPARE_PGD_STEPS,
                     &device,
                 )?,
-                lipschitz_bound: network_bounds(&loaded.spec, &loaded.model, &[], &Lanczos::default())?
-                    .network
-                    .unwrap_or(f64::NAN),
+                lipschitz_bound: network_bounds(&loaded.model, &[], &Lanczos::default())?.network.unwrap_or(f64::NAN),
                 train_seconds: summary.history.iter().map(|m| m.seconds).sum(),
             });
         }

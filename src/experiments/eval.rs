@@ -26,21 +26,18 @@ pub struct EvalReport {
 /// `data_dir` overrides where the dataset is read from.
 pub fn evaluate(path: &Path, device: &Device, data_dir: Option<&Path>) -> Result<EvalReport, crate::Error> {
     let loaded = LoadedModel::open(path, device, data_dir)?;
-    let recipe = &loaded.checkpoint.recipe;
-    let splits = loaded.dataset.splits(recipe.data.split, recipe.data.validation);
-    let train = match recipe.data.subset {
-        0 => splits.train,
-        n => splits.train.head(n),
-    };
+    let recipe = &loaded.recipe;
+    let splits = crate::recipe::splits(recipe, &loaded.dataset);
+    let test = loaded.dataset.test.clone();
     let error = |images: &Images| error_rate(&loaded.model, &DeviceImages::new(images, device));
     Ok(EvalReport {
         checkpoint: loaded.checkpoint.dir.display().to_string(),
         run: recipe.name.clone(),
         arch: recipe.model.arch.clone(),
         epoch: loaded.checkpoint.state.epoch,
-        train_error: error(&train),
+        train_error: error(&splits.train),
         validation_error: splits.validation.as_ref().map(error),
-        test_error: error(&splits.test),
-        test_examples: splits.test.len(),
+        test_error: error(&test),
+        test_examples: test.len(),
     })
 }

@@ -7,14 +7,12 @@ use burn::prelude::*;
 
 use crate::model::{pytorch, zoo};
 use crate::recipe::{self, Recipe};
-use crate::train::checkpoint::SavedState;
+use crate::train::checkpoint::{RECIPE_FILE, SavedState};
 use crate::train::{Checkpoint, optimizer};
 
 /// Writes the weights of the checkpoint at `checkpoint` to `file`.
 pub fn export(checkpoint: &Path, file: &Path, device: &Device) -> Result<(), crate::Error> {
-    let ckpt = Checkpoint::open(checkpoint)?;
-    let spec = super::loaded::architecture(&ckpt, ckpt.recipe.data.dataset.image_shape())?;
-    let model = ckpt.model(&spec, device)?;
+    let (_, spec, model) = super::loaded::checkpoint_model(&Checkpoint::open(checkpoint)?, device)?;
     pytorch::export(&model, &spec, file)?;
     Ok(())
 }
@@ -32,10 +30,11 @@ pub fn import(file: &Path, arch: &str, name: &str, output: &Path, device: &Devic
         output.display().to_string()
     );
     let recipe: Recipe = recipe::parse(&text, "imported recipe", &[])?;
-    let run_dir = crate::train::run_dir(&recipe);
+    let run_dir = recipe::run_dir(&recipe);
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| crate::Error::Io { path: run_dir.display().to_string(), reason: e.to_string() })?;
-    let state = SavedState { epoch: 0, step: 0, seed: recipe.seed, history: Vec::new() };
-    Checkpoint::save(&run_dir, &recipe, &model, &optimizer::build(&recipe.optimizer), &state)?;
+    let state = SavedState { name: recipe.name.clone(), epoch: 0, step: 0, seed: recipe.seed, history: Vec::new() };
+    let files = [(RECIPE_FILE.to_string(), recipe::to_toml(&recipe))];
+    Checkpoint::save(&run_dir, &files, &model, &optimizer::build(&recipe.optimizer), &state)?;
     Ok(run_dir)
 }

@@ -4,9 +4,11 @@ use std::path::Path;
 
 use burn::prelude::*;
 
-use super::loaded::architecture;
-use crate::bounds::{Lanczos, NetworkBounds, network_bounds};
-use crate::model::zoo;
+use super::loaded::checkpoint_model;
+use serde::Serialize;
+
+use crate::bounds::{self, Lanczos, NetworkBounds, network_bounds};
+use crate::model::{regularize, zoo};
 use crate::train::Checkpoint;
 
 /// Whose bounds: a checkpoint's weights, or an architecture's random initialisation.
@@ -21,18 +23,26 @@ pub enum Source<'a> {
     },
 }
 
+/// A model's bounds, with the architecture they belong to.
+#[derive(Debug, Clone, Serialize)]
+pub struct LipschitzReport {
+    pub arch: String,
+    /// Input shape `[channels, height, width]`.
+    pub input: [usize; 3],
+    #[serde(flatten)]
+    pub bounds: NetworkBounds,
+}
+
 /// The bounds of `layers` (1-based; empty: all) of the model `source` names.
 pub fn lipschitz(
     source: &Source,
     layers: &[usize],
     lanczos: &Lanczos,
     device: &Device,
-) -> Result<NetworkBounds, crate::Error> {
+) -> Result<LipschitzReport, crate::Error> {
     let (spec, model) = match source {
         Source::Checkpoint(path) => {
-            let checkpoint = Checkpoint::open(path)?;
-            let spec = architecture(&checkpoint, checkpoint.recipe.data.dataset.image_shape())?;
-            let model = checkpoint.model(&spec, device)?;
+            let (_, spec, model) = checkpoint_model(&Checkpoint::open(path)?, device)?;
             (spec, model)
         }
         Source::Arch { name, input, seed } => {
@@ -43,9 +53,13 @@ pub fn lipschitz(
             let model = spec.init(device);
             // burn initialises parameters when first read: read them now, so the table's times are the
             // bounds' own (drawing AlexNet's 60 M random weights takes about 0.25 s on a CPU).
-            model.layers.iter().for_each(|layer| drop(layer.weight_squared_sum()));
+            drop(regularize::weight_decay(&model, 1.0));
             (spec, model)
         }
     };
-    Ok(network_bounds(&spec, &model, layers, lanczos)?)
+    let bounds = network_bounds(&model, layers, lanczos).map_err(|e| match e {
+        bounds::Error::NoLayer { layer, depth } => crate::Error::NoLayer { arch: spec.arch.clone(), layer, depth },
+        e => e.into(),
+    })?;
+    Ok(LipschitzReport { arch: spec.arch, input: spec.input, bounds })
 }

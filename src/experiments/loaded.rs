@@ -4,8 +4,9 @@ use std::path::Path;
 
 use burn::prelude::*;
 
-use crate::data::{Dataset, Images, Split};
+use crate::data::{Dataset, Images};
 use crate::model::{ModelSpec, Stack};
+use crate::recipe::{self, Recipe};
 use crate::train::Checkpoint;
 
 /// Which images an experiment uses.
@@ -27,15 +28,24 @@ impl std::fmt::Display for ImageSet {
     }
 }
 
-/// The architecture `checkpoint`'s recipe names, for images of `image` shape.
-pub fn architecture(checkpoint: &Checkpoint, image: [usize; 3]) -> Result<ModelSpec, crate::Error> {
-    let recipe = &checkpoint.recipe;
-    crate::recipe::model_spec(recipe, image, 10)
-        .ok_or_else(|| crate::train::trainer::Error::Arch(recipe.model.arch.clone(), image[1], image[2]).into())
+/// The recipe, architecture and weights (on `device`, with autodiff if the device has it) of
+/// `checkpoint`, for images of its data set's shape.
+pub fn checkpoint_model(checkpoint: &Checkpoint, device: &Device) -> Result<(Recipe, ModelSpec, Stack), crate::Error> {
+    let recipe = recipe::saved(checkpoint)?;
+    let image = recipe.data.dataset.image_shape();
+    let spec = recipe::model_spec(&recipe, image, 10).ok_or_else(|| recipe::run::Error::Arch {
+        arch: recipe.model.arch.clone(),
+        height: image[1],
+        width: image[2],
+    })?;
+    let model = checkpoint.load_model(spec.init(device))?;
+    Ok((recipe, spec, model))
 }
 
 pub struct LoadedModel {
     pub checkpoint: Checkpoint,
+    /// The recipe the checkpoint was trained from.
+    pub recipe: Recipe,
     /// The inference copy (no autodiff, dropout off).
     pub model: Stack,
     /// The model's architecture (layers, input shape), as its recipe defines it.
@@ -47,29 +57,24 @@ impl LoadedModel {
     /// Loads the checkpoint at `path` (run folder or checkpoint folder) onto `device`.
     pub fn open(path: &Path, device: &Device, data_dir: Option<&Path>) -> Result<LoadedModel, crate::Error> {
         let checkpoint = Checkpoint::open(path)?;
-        let recipe = &checkpoint.recipe;
+        let recipe = recipe::saved(&checkpoint)?;
         let dataset = Dataset::load(recipe.data.dataset, data_dir.or(recipe.data.dir.as_deref()))?;
-        let spec = architecture(&checkpoint, [1, dataset.test.rows, dataset.test.cols])?;
-        let model = checkpoint.model(&spec, device)?.valid();
-        Ok(LoadedModel { checkpoint, model, spec, dataset })
+        let spec = recipe::architecture(&recipe, &dataset.test)?;
+        let model = checkpoint.load_model(spec.init(device))?.valid();
+        Ok(LoadedModel { checkpoint, recipe, model, spec, dataset })
     }
 
     pub fn name(&self) -> &str {
-        &self.checkpoint.recipe.name
+        &self.recipe.name
     }
 
-    /// The images of `set` as the model's recipe defines them.
+    /// The images of `set` as the model's recipe defines them: the run's own training images
+    /// (`recipe::splits`: its split, without the validation hold-out, `data.subset` applied) or
+    /// the whole test set.
     pub fn images(&self, set: ImageSet) -> Images {
         match set {
             ImageSet::Test => self.dataset.test.clone(),
-            ImageSet::Train => {
-                let r = &self.checkpoint.recipe;
-                match r.data.split {
-                    Split::Full => self.dataset.train.clone(),
-                    Split::P1 => self.dataset.halves().0,
-                    Split::P2 => self.dataset.halves().1,
-                }
-            }
+            ImageSet::Train => recipe::splits(&self.recipe, &self.dataset).train,
         }
     }
 }

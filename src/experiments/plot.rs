@@ -85,7 +85,7 @@ impl RunHistory {
         if checkpoint.state.history.is_empty() {
             return Err(Error::NoEpochs(run.to_path_buf()));
         }
-        Ok(RunHistory { dir: run.to_path_buf(), name: checkpoint.recipe.name, history: checkpoint.state.history })
+        Ok(RunHistory { dir: run.to_path_buf(), name: checkpoint.name(), history: checkpoint.state.history })
     }
 }
 

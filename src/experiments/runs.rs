@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::recipe::Recipe;
-use crate::train::{self, Checkpoint, Hook, TrainOptions};
+use crate::recipe::{self, Recipe, TrainOptions};
+use crate::train::{self, Checkpoint, Hook};
 
 /// Progress reports: a line to show, or hooks for a training run.
 pub trait Progress {
@@ -16,9 +16,9 @@ pub trait Progress {
 /// The run folder of `recipe`, trained first unless it holds a finished run of the same recipe.
 /// A run folder that holds another recipe's run (the recipe file changed since) is trained over.
 pub fn trained(recipe: &Recipe, progress: &mut dyn Progress) -> Result<PathBuf, crate::Error> {
-    let run_dir = train::run_dir(recipe);
+    let run_dir = recipe::run_dir(recipe);
     let latest = Checkpoint::latest(&run_dir).ok().flatten();
-    let same = latest.as_ref().is_some_and(|ckpt| same_run(&ckpt.recipe, recipe));
+    let same = latest.as_ref().and_then(|ckpt| recipe::saved(ckpt).ok()).is_some_and(|saved| same_run(&saved, recipe));
     if same && run_dir.join(train::tensorboard::METRICS_FILE).is_file() {
         progress.message(&format!("{}: trained already ({})", recipe.name, run_dir.display()));
         return Ok(run_dir);
@@ -29,7 +29,7 @@ pub fn trained(recipe: &Recipe, progress: &mut dyn Progress) -> Result<PathBuf, 
         (None, _) => "training",
     };
     progress.message(&format!("{}: {what} ({} epochs) into {}", recipe.name, recipe.train.epochs, run_dir.display()));
-    train::run(recipe, &TrainOptions { device: recipe.device, resume: same }, progress.training_hooks())?;
+    recipe::run(recipe, &TrainOptions { device: recipe.device, resume: same }, progress.training_hooks())?;
     Ok(run_dir)
 }
 

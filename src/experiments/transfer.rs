@@ -9,6 +9,7 @@ use super::attack::Error;
 use super::loaded::{ImageSet, LoadedModel};
 use crate::attack::{self, Goal, LbfgsAttackConfig, Surface, TargetKind};
 use crate::data::{DeviceImages, Images};
+use crate::model::Layered;
 use crate::report::table::{Table, percent};
 
 #[derive(Debug, Clone)]

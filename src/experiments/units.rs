@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loaded::{ImageSet, LoadedModel};
 use crate::data::{DeviceImages, Images};
+use crate::model::Layered;
 use crate::report::grid::{Cell, Figure};
 
 #[derive(Debug, thiserror::Error)]

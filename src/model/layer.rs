@@ -10,6 +10,9 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
+use super::layered::AffineMap;
+use super::regularize::unit_squares;
+
 /// The nonlinearity after a layer's affine map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -195,35 +198,25 @@ impl Layer {
         }
     }
 
-    /// The layer's weight (not its bias).
-    pub fn weight_squared_sum(&self) -> Tensor<1> {
+    /// The layer's affine map (its weight and, for a convolution, the geometry) and the Lipschitz
+    /// constant of what follows it: the nonlinearity's times the max-pooling's.
+    pub fn affine_map(&self, layer: usize) -> AffineMap {
+        let after = f64::from(self.nonlinearity().lipschitz());
         match self {
-            Layer::Dense(d) => d.linear.weight.val().square().sum(),
-            Layer::Conv(c) => c.conv.weight.val().square().sum(),
-        }
-    }
-
-    /// Max-norm: each unit's incoming weight vector (a dense layer's column, a convolution's kernel for
-    /// one output channel) scaled back to L2 norm `limit` if longer; biases untouched. A constraint on
-    /// the parameters, not part of the loss: applied after an optimizer step, outside autodiff.
-    pub fn with_max_norm(self, limit: f64) -> Layer {
-        match self {
-            Layer::Dense(mut d) => {
-                d.linear.weight = d.linear.weight.map(|w| cap_norms(w, limit, dense_unit_squares));
-                Layer::Dense(d)
-            }
-            Layer::Conv(mut c) => {
-                c.conv.weight = c.conv.weight.map(|w| cap_norms(w, limit, conv_unit_squares));
-                Layer::Conv(c)
+            Layer::Dense(d) => AffineMap::dense(layer, &d.linear, after),
+            Layer::Conv(c) => {
+                let pool = c.pool.as_ref().map_or(1.0, |p| pool_lipschitz(p.kernel_size[0], p.stride[0]));
+                AffineMap::conv(layer, &c.conv, c.input, after * pool)
+                    .expect("the zoo's convolutions are square with symmetric padding")
             }
         }
     }
 
-    /// The L2 norm of each unit's incoming weight vector `[units]`: what `with_max_norm` caps.
+    /// The L2 norm of each unit's incoming weight vector `[units]`: what max-norm caps.
     pub fn unit_norms(&self) -> Tensor<1> {
         match self {
-            Layer::Dense(d) => dense_unit_squares(d.linear.weight.val()).sqrt().flatten(0, 1),
-            Layer::Conv(c) => conv_unit_squares(c.conv.weight.val()).sqrt().flatten(0, 3),
+            Layer::Dense(d) => unit_squares(d.linear.weight.val()).sqrt().flatten(0, 1),
+            Layer::Conv(c) => unit_squares(c.conv.weight.val()).sqrt().flatten(0, 3),
         }
     }
 
@@ -237,36 +230,9 @@ impl Layer {
     }
 }
 
-/// Each unit's squared norm of a dense weight `[inputs, outputs]`: its columns, `[1, outputs]`.
-fn dense_unit_squares(weight: Tensor<2>) -> Tensor<2> {
-    weight.square().sum_dim(0)
-}
-
-/// Each unit's squared norm of a convolution weight `[out, in, kh, kw]`: one kernel per output channel,
-/// `[out, 1, 1, 1]`.
-fn conv_unit_squares(weight: Tensor<4>) -> Tensor<4> {
-    weight.square().sum_dim(1).sum_dim(2).sum_dim(3)
-}
-
-/// `weight` scaled unit by unit to norm at most `limit`, where `squared_norms(weight)` gives each
-/// unit's squared norm in a shape that broadcasts against it. Computed without autodiff; the result
-/// keeps the parameter's autodiff state (as burn's optimizers restore it after an update).
-fn cap_norms<const D: usize>(
-    weight: Tensor<D>,
-    limit: f64,
-    squared_norms: impl FnOnce(Tensor<D>) -> Tensor<D>,
-) -> Tensor<D> {
-    let (autodiff, require_grad) = (weight.is_autodiff(), weight.is_require_grad());
-    let strategy = weight.gradient_checkpointing_strategy();
-    let weight = weight.inner();
-    let scale = squared_norms(weight.clone()).sqrt().clamp_min(1e-12).recip().mul_scalar(limit).clamp_max(1.0);
-    let capped = weight * scale;
-    if !autodiff {
-        return capped;
-    }
-    let mut capped = capped.autodiff();
-    if let Some(strategy) = strategy {
-        capped = capped.with_gradient_checkpointing_strategy(strategy);
-    }
-    if require_grad { capped.require_grad() } else { capped }
+/// The Lipschitz constant (L2) of max-pooling with windows of `kernel` and stride `stride`: 1 only
+/// without overlap; an input in m = ⌈k/s⌉ windows per axis can move m² outputs, so its constant is
+/// m (the paper counts 1).
+pub fn pool_lipschitz(kernel: usize, stride: usize) -> f64 {
+    kernel.div_ceil(stride).max(1) as f64
 }

@@ -1,9 +1,13 @@
-//! Models: layers, the layer stack with `activation(k, x)` / `forward_from(k, h)`, the paper's zoo.
+//! Models: the [`Layered`] trait every other room works on, the zoo's layer stack that implements
+//! it, the regularizers that read any module's weights, the paper's zoo.
 
 pub mod layer;
+pub mod layered;
 pub mod pytorch;
+pub mod regularize;
 pub mod stack;
 pub mod zoo;
 
 pub use layer::{Layer, LayerSpec, Nonlinearity};
+pub use layered::{Affine, AffineMap, Layered};
 pub use stack::{ModelSpec, Stack, cross_entropy};

@@ -6,6 +6,7 @@ use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
 use super::layer::{Layer, LayerSpec, Nonlinearity};
+use super::layered::{AffineMap, Layered};
 
 /// A model's architecture: its name, input shape and layers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,76 +44,43 @@ impl Stack {
         self.devices().into_iter().next().expect("a model has at least one layer with weights")
     }
 
-    /// Number of layers; the logits are layer `depth()`'s output.
-    pub fn depth(&self) -> usize {
+    /// The nonlinearity of each layer.
+    pub fn nonlinearities(&self) -> Vec<Nonlinearity> {
+        self.layers.iter().map(Layer::nonlinearity).collect()
+    }
+}
+
+impl Layered for Stack {
+    fn depth(&self) -> usize {
         self.layers.len()
     }
 
-    /// Logits `[batch, classes]` of flat inputs `[batch, pixels]`.
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.forward_from(0, x)
+    fn layer(&self, k: usize, h: Tensor<2>) -> Tensor<2> {
+        self.layers[k - 1].forward(h)
     }
 
-    /// Layer k's output (k = 0: the input itself), `k <= depth()`.
-    pub fn activation(&self, k: usize, x: Tensor<2>) -> Tensor<2> {
-        self.layers[..k].iter().fold(x, |h, layer| layer.forward(h))
-    }
-
-    /// The logits, computed from layer k's output `h` by the layers above k.
-    pub fn forward_from(&self, k: usize, h: Tensor<2>) -> Tensor<2> {
-        self.layers[k..].iter().fold(h, |h, layer| layer.forward(h))
-    }
-
-    /// The logits of rows that enter the network at different layers, in one pass: each entry is
-    /// a layer k and rows of layer k's output (k = 0: inputs), and the rows entering at layer k join
-    /// those coming from below before the layers above k run. The logits' rows follow the entries
-    /// sorted by layer (entries of one layer keep their order), so a layer-0 first entry's rows
-    /// come first. One pass instead of one per entry: on a GPU a small model's step costs what its
-    /// kernel launches cost.
-    pub fn forward_joined(&self, mut entries: Vec<(usize, Tensor<2>)>) -> Tensor<2> {
-        entries.sort_by_key(|(k, _)| *k);
-        let mut entries = entries.into_iter().peekable();
-        let mut h: Option<Tensor<2>> = None;
-        for k in 0..=self.depth() {
-            let mut joining: Vec<Tensor<2>> = h.into_iter().collect();
-            while let Some((_, rows)) = entries.next_if(|(layer, _)| *layer == k) {
-                joining.push(rows);
-            }
-            let joined = match joining.len() {
-                0 => None,
-                1 => joining.pop(),
-                _ => Some(Tensor::cat(joining, 0)),
-            };
-            h = match (joined, self.layers.get(k)) {
-                (Some(x), Some(layer)) => Some(layer.forward(x)),
-                (x, _) => x,
-            };
-        }
-        h.expect("at least one entry")
-    }
-
-    /// The box layer k's outputs live in (layer 0: pixels in [0, 1]).
-    pub fn activation_box(&self, k: usize) -> (f32, f32) {
+    /// Pixels [0, 1]; above, the layer's nonlinearity's box.
+    fn activation_box(&self, k: usize) -> (f32, f32) {
         match k {
             0 => (0.0, 1.0),
             k => self.layers[k - 1].nonlinearity().output_box(),
         }
     }
 
-    /// The paper's weight decay `Σ_layers λ/N_layer · Σ w²` (a scalar tensor).
-    pub fn weight_decay(&self, lambda: f64) -> Tensor<1> {
-        let terms = self.layers.iter().map(|l| l.weight_squared_sum().div_scalar(l.units() as f64));
-        terms.reduce(|a, b| a + b).expect("a model has at least one layer").mul_scalar(lambda)
+    fn classes(&self) -> usize {
+        self.layers.last().map_or(0, Layer::units)
     }
 
-    /// The model with every layer's unit norms capped at `limit` (`Layer::with_max_norm`).
-    pub fn with_max_norm(self, limit: f64) -> Stack {
-        Stack { layers: self.layers.into_iter().map(|layer| layer.with_max_norm(limit)).collect() }
+    fn affine_maps(&self) -> Option<Vec<AffineMap>> {
+        Some(self.layers.iter().enumerate().map(|(k, layer)| layer.affine_map(k + 1)).collect())
     }
 
-    /// The nonlinearity of each layer.
-    pub fn nonlinearities(&self) -> Vec<Nonlinearity> {
-        self.layers.iter().map(Layer::nonlinearity).collect()
+    fn activation(&self, k: usize, x: Tensor<2>) -> Tensor<2> {
+        self.layers[..k].iter().fold(x, |h, layer| layer.forward(h))
+    }
+
+    fn forward_from(&self, k: usize, h: Tensor<2>) -> Tensor<2> {
+        self.layers[k..].iter().fold(h, |h, layer| layer.forward(h))
     }
 }
 
@@ -177,7 +145,7 @@ mod tests {
                 }
             }
         }
-        let model = model.with_max_norm(1.0);
+        let model = crate::model::regularize::with_max_norm(model, 1.0);
         for (k, layer) in model.layers.iter().enumerate() {
             let norms: Vec<f32> = layer.unit_norms().into_data().to_vec().unwrap();
             assert_eq!(norms.len(), layer.units(), "layer {k}: one norm per unit");

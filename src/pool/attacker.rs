@@ -14,12 +14,13 @@ use crossbeam::channel::{Receiver, Sender, bounded, unbounded};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::config::{PoolAttack, PoolConfig, PoolTarget};
+use super::snapshot::PoolModel;
 use super::snapshot::SnapshotCell;
 use super::store::Entry;
-use crate::attack::{self, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
+use crate::attack::{self, Surface, TargetKind};
 use crate::data::{DeviceImages, Images};
-use crate::model::Stack;
-use crate::recipe::{AdversarialSection, PoolAttack, PoolTarget};
+use crate::model::Layered;
 
 /// Examples made for one pool from one snapshot.
 pub struct Delivery {
@@ -32,24 +33,25 @@ pub struct Delivery {
     pub seconds: f64,
 }
 
-/// Attacks `indices` of `train` at layer `layer` of `model` (a snapshot of version `version`).
-/// FGSM / PGD keep every perturbed example (untargeted); L-BFGS keeps its successes (random targets, or
-/// untargeted when the recipe says so).
+/// Attacks `indices` of `train` at layer `layer` of `model` (a snapshot of version `version`,
+/// on `device`). FGSM / PGD keep every perturbed example (untargeted); L-BFGS keeps its successes
+/// (random targets, or untargeted when the config says so).
+#[allow(clippy::too_many_arguments)]
 pub fn generate(
-    model: &Stack,
+    model: &dyn Layered,
+    device: &Device,
     layer: usize,
     train: &Images,
     indices: &[usize],
-    section: &AdversarialSection,
+    section: &PoolConfig,
     version: u64,
     seed: u64,
 ) -> Delivery {
     let started = Instant::now();
-    let batch = DeviceImages::new(&train.select(indices), &model.device()).all();
-    let surface = Surface::new(model, layer).expect("the recipe check keeps pool layers in range");
+    let batch = DeviceImages::new(&train.select(indices), device).all();
+    let surface = Surface::new(model, layer).expect("the loader checks pool layers against the model");
     let start = surface.start(batch.inputs);
-    let position = section.layers.iter().position(|&k| k == layer).expect("attackers attack the recipe's layers");
-    let epsilon = section.epsilon.of_pool(position);
+    let epsilon = section.epsilon_of(layer).expect("attackers attack the config's layers");
     // FGSM and PGD perturb within a radius and keep every example; L-BFGS keeps the examples that
     // reached its goal.
     let keeps_all = matches!(section.method, PoolAttack::Fgsm | PoolAttack::Pgd);
@@ -62,23 +64,8 @@ pub fn generate(
         .expect("random and untargeted goals always exist");
     let adv = match section.method {
         PoolAttack::Fgsm => attack::fgsm(&surface, start, &goal, epsilon),
-        PoolAttack::Pgd => attack::pgd(
-            &surface,
-            start,
-            &goal,
-            &PgdConfig {
-                norm: Norm::Linf,
-                epsilon,
-                step_size: 2.5 * epsilon / section.steps as f64,
-                steps: section.steps,
-                random_start: true,
-            },
-        ),
-        PoolAttack::Lbfgs => {
-            let mut config = LbfgsAttackConfig { search_steps: section.search_steps, ..Default::default() };
-            config.solver.max_iterations = section.iterations;
-            attack::lbfgs(&surface, start, &goal, &config)
-        }
+        PoolAttack::Pgd => attack::pgd(&surface, start, &goal, &section.pgd(epsilon)),
+        PoolAttack::Lbfgs => attack::lbfgs(&surface, start, &goal, &section.lbfgs()),
     };
     let width = adv.adversarial.dims()[1];
     let values: Vec<f32> = adv.adversarial.to_data().iter::<f32>().collect();
@@ -103,18 +90,16 @@ pub struct Attackers {
 }
 
 impl Attackers {
-    /// Starts `section.attackers` threads.
-    pub fn spawn(
-        section: &AdversarialSection,
+    /// Starts `section.attackers` threads, which move each snapshot to `device` if one is given
+    /// (else attack it where it is).
+    pub fn spawn<M: PoolModel>(
+        section: &PoolConfig,
         train: Arc<Images>,
-        snapshots: Arc<SnapshotCell>,
+        snapshots: Arc<SnapshotCell<M>>,
         seed: u64,
-        device: &Device,
+        device: Option<&Device>,
     ) -> Attackers {
-        let device = match section.attacker_device {
-            Some(choice) => choice.device().expect("train::run checks the attacker device first"),
-            None => device.clone(),
-        };
+        let device = device.cloned();
         let stop = Arc::new(AtomicBool::new(false));
         let (send, deliveries) = bounded::<Delivery>(4 * section.attackers.max(1) * section.layers.len());
         let (fail, failures) = unbounded::<String>();
@@ -173,20 +158,20 @@ impl Drop for Attackers {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn attack_loop(
+fn attack_loop<M: PoolModel>(
     i: usize,
-    section: &AdversarialSection,
+    section: &PoolConfig,
     train: &Images,
-    snapshots: &SnapshotCell,
+    snapshots: &SnapshotCell<M>,
     stop: &AtomicBool,
     send: &Sender<Delivery>,
     quota: usize,
     seed: u64,
-    device: &Device,
+    device: &Option<Device>,
 ) {
     let mut rng = StdRng::seed_from_u64(seed ^ (0xA77A_C0DE + i as u64));
     // The newest snapshot, on the attacker's device.
-    let mut local: Option<(u64, Stack)> = None;
+    let mut local: Option<(u64, M, Device)> = None;
     let mut made = 0;
     let mut turn = i;
     while !stop.load(Ordering::SeqCst) {
@@ -194,13 +179,17 @@ fn attack_loop(
             std::thread::sleep(Duration::from_millis(2));
             continue;
         };
-        if local.as_ref().is_none_or(|(version, _)| *version != snapshot.version) {
+        if local.as_ref().is_none_or(|(version, ..)| *version != snapshot.version) {
             let model = snapshot.model.clone();
-            let model = if section.attacker_device.is_some() { model.to_device(device) } else { model };
-            local = Some((snapshot.version, model));
+            let model = match device {
+                Some(device) => model.to_device(device),
+                None => model,
+            };
+            let on = model.devices().into_iter().next().expect("a model with pools has weights");
+            local = Some((snapshot.version, model, on));
             made = 0;
         }
-        let model = &local.as_ref().expect("set above").1;
+        let (_, model, on) = local.as_ref().expect("set above");
         if made >= quota {
             std::thread::sleep(Duration::from_millis(2));
             continue;
@@ -208,7 +197,7 @@ fn attack_loop(
         let layer = section.layers[turn % section.layers.len()];
         turn += 1;
         let indices: Vec<usize> = (0..section.attack_batch).map(|_| rng.random_range(0..train.len())).collect();
-        let delivery = generate(model, layer, train, &indices, section, snapshot.version, rng.random());
+        let delivery = generate(model, on, layer, train, &indices, section, snapshot.version, rng.random());
         made += section.attack_batch;
         let mut pending = delivery;
         loop {

@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use super::Error;
 use super::attacker::{Attackers, Delivery, generate};
-use super::snapshot::SnapshotCell;
+use super::config::{PoolConfig, PoolSchedule};
+use super::snapshot::{PoolModel, SnapshotCell};
 use super::store::Pool;
 use crate::data::Images;
-use crate::recipe::{AdversarialSection, PoolSchedule};
+use crate::model::layered;
 
 /// Pool examples of one layer for one step: activations of layer `layer` (inputs for layer 0).
 pub struct LayerBatch {
@@ -60,39 +61,55 @@ struct Tally {
     dropped: u64,
 }
 
-pub struct AdversarialLoader {
-    section: AdversarialSection,
+pub struct AdversarialLoader<M> {
+    section: PoolConfig,
     pools: Vec<Pool>,
     tallies: Vec<Tally>,
     attackers: Option<Attackers>,
-    snapshots: Arc<SnapshotCell>,
+    snapshots: Arc<SnapshotCell<M>>,
     train: Arc<Images>,
     device: Device,
+    /// Where attacks in the training thread run (`attackers = 0`): the snapshots' device.
+    attack_device: Device,
     rng: StdRng,
     synced_version: Option<u64>,
     epoch_start_step: u64,
 }
 
-impl AdversarialLoader {
-    /// Pools for `section.layers` (`widths[i]`: the width of layer `section.layers[i]`), fed from
-    /// snapshots in `snapshots`; starts the attacker threads.
+impl<M: PoolModel> AdversarialLoader<M> {
+    /// Pools for `section.layers` of `model` (the trainer's), fed from snapshots in `snapshots`;
+    /// starts the attacker threads on `attacker_device` (the trainer's `device` when `None`).
+    /// Checks the config, and its layers against the model.
     pub fn new(
-        section: &AdversarialSection,
+        section: &PoolConfig,
+        model: &M,
         train: Arc<Images>,
-        widths: &[usize],
-        snapshots: Arc<SnapshotCell>,
+        snapshots: Arc<SnapshotCell<M>>,
         seed: u64,
         device: &Device,
-    ) -> AdversarialLoader {
+        attacker_device: Option<&Device>,
+    ) -> Result<AdversarialLoader<M>, Error> {
+        section.check()?;
+        let depth = model.depth();
+        if let Some(&layer) = section.layers.iter().find(|&&k| k >= depth) {
+            return Err(layered::Error::Layer { layer, depth: depth - 1 }.into());
+        }
+        let model_device = model.devices().into_iter().next().unwrap_or_else(|| device.clone());
+        let widths = section
+            .layers
+            .iter()
+            .map(|&k| layered::width(model, k, train.pixels_per_image(), &model_device))
+            .collect::<Result<Vec<_>, _>>()?;
+        let attack_device = model_device.without_autodiff();
         let pools = section
             .layers
             .iter()
             .zip(widths)
-            .map(|(&layer, &width)| Pool::new(layer, width, section.pool_size, seed ^ (0x9001 + layer as u64)))
+            .map(|(&layer, width)| Pool::new(layer, width, section.pool_size, seed ^ (0x9001 + layer as u64)))
             .collect();
-        let attackers =
-            (section.attackers > 0).then(|| Attackers::spawn(section, train.clone(), snapshots.clone(), seed, device));
-        AdversarialLoader {
+        let attackers = (section.attackers > 0)
+            .then(|| Attackers::spawn(section, train.clone(), snapshots.clone(), seed, attacker_device));
+        Ok(AdversarialLoader {
             section: section.clone(),
             pools,
             tallies: vec![Tally::default(); section.layers.len()],
@@ -100,10 +117,11 @@ impl AdversarialLoader {
             snapshots,
             train,
             device: device.clone(),
+            attack_device,
             rng: StdRng::seed_from_u64(seed ^ 0x10AD),
             synced_version: None,
             epoch_start_step: 0,
-        }
+        })
     }
 
     fn take(&mut self, d: Delivery) {
@@ -131,7 +149,16 @@ impl AdversarialLoader {
                 let indices: Vec<usize> =
                     (0..n).map(|_| rand::Rng::random_range(&mut self.rng, 0..self.train.len())).collect();
                 let seed = rand::Rng::random(&mut self.rng);
-                let d = generate(&snapshot.model, layer, &self.train, &indices, &self.section, snapshot.version, seed);
+                let d = generate(
+                    &snapshot.model,
+                    &self.attack_device,
+                    layer,
+                    &self.train,
+                    &indices,
+                    &self.section,
+                    snapshot.version,
+                    seed,
+                );
                 self.take(d);
                 left -= n;
             }
@@ -228,7 +255,9 @@ impl AdversarialLoader {
     pub fn pools(&self) -> &[Pool] {
         &self.pools
     }
+}
 
+impl<M> AdversarialLoader<M> {
     /// Stops and joins the attacker threads (also done on drop).
     pub fn shutdown(&mut self) {
         if let Some(mut a) = self.attackers.take() {
@@ -237,7 +266,7 @@ impl AdversarialLoader {
     }
 }
 
-impl Drop for AdversarialLoader {
+impl<M> Drop for AdversarialLoader<M> {
     fn drop(&mut self) {
         self.shutdown();
     }

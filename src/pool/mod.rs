@@ -3,16 +3,22 @@
 //! into mini-batches (loader).
 
 pub mod attacker;
+pub mod config;
 pub mod loader;
 pub mod snapshot;
 pub mod store;
 
+pub use config::{PoolAttack, PoolConfig, PoolSchedule, PoolTarget, Radius};
 pub use loader::{AdversarialLoader, LayerBatch, PoolEpoch};
-pub use snapshot::SnapshotCell;
+pub use snapshot::{PoolModel, SnapshotCell};
 pub use store::Pool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
     Attacker(String),
+    #[error("adversarial pools: {0}")]
+    Config(#[from] crate::config::Invalid),
+    #[error("adversarial pools: {0}")]
+    Model(#[from] crate::model::layered::Error),
 }

@@ -8,25 +8,36 @@ use std::sync::Arc;
 use burn::module::Module;
 use parking_lot::RwLock;
 
-use crate::model::Stack;
+use crate::model::Layered;
 
-pub struct Snapshot {
-    pub model: Stack,
+/// What a model needs to have pools: the layers attacks work on, and burn's `Module` to publish
+/// inference copies and move them to the attackers' device.
+pub trait PoolModel: Layered + Module + 'static {}
+
+impl<M: Layered + Module + 'static> PoolModel for M {}
+
+pub struct Snapshot<M> {
+    pub model: M,
     /// The optimizer step the snapshot was taken after.
     pub version: u64,
 }
 
-#[derive(Default)]
-pub struct SnapshotCell {
-    latest: RwLock<Option<Arc<Snapshot>>>,
+pub struct SnapshotCell<M> {
+    latest: RwLock<Option<Arc<Snapshot<M>>>>,
 }
 
-impl SnapshotCell {
-    pub fn publish(&self, model: &Stack, version: u64) {
+impl<M> Default for SnapshotCell<M> {
+    fn default() -> Self {
+        SnapshotCell { latest: RwLock::new(None) }
+    }
+}
+
+impl<M: Module> SnapshotCell<M> {
+    pub fn publish(&self, model: &M, version: u64) {
         *self.latest.write() = Some(Arc::new(Snapshot { model: model.valid(), version }));
     }
 
-    pub fn latest(&self) -> Option<Arc<Snapshot>> {
+    pub fn latest(&self) -> Option<Arc<Snapshot<M>>> {
         self.latest.read().clone()
     }
 }

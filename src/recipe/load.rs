@@ -7,8 +7,11 @@ use std::path::Path;
 use toml_edit::{DocumentMut, ImDocument, Item, Table, Value};
 
 use super::base::{self, Source};
-use super::schema::{PretrainSection, Recipe};
+use super::schema::Recipe;
+use crate::bounds::PenaltyConfig;
 use crate::model::{ModelSpec, zoo};
+use crate::pool::PoolConfig;
+use crate::train::PretrainConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -61,7 +64,7 @@ pub fn from_chain(chain: &[Source], sets: &[String]) -> Result<Recipe, Error> {
         let key = if key == "." { "(recipe)".to_string() } else { key };
         located(key, one_line(inner.message()), inner.span().map(|s| s.start))
     })?;
-    validate(&recipe).map_err(|(key, message)| located(key.to_string(), message, None))?;
+    validate(&recipe).map_err(|(key, message)| located(key, message, None))?;
     Ok(recipe)
 }
 
@@ -135,9 +138,9 @@ fn key_offset(text: &str, key: &str) -> Option<usize> {
 }
 
 /// Checks what types alone cannot: returns the offending key and why.
-fn validate(r: &Recipe) -> Result<(), (&'static str, String)> {
-    fn check(ok: bool, key: &'static str, message: impl FnOnce() -> String) -> Result<(), (&'static str, String)> {
-        if ok { Ok(()) } else { Err((key, message())) }
+fn validate(r: &Recipe) -> Result<(), (String, String)> {
+    fn check(ok: bool, key: &'static str, message: impl FnOnce() -> String) -> Result<(), (String, String)> {
+        if ok { Ok(()) } else { Err((key.into(), message())) }
     }
     let name_ok = !r.name.is_empty()
         && r.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -154,25 +157,10 @@ fn validate(r: &Recipe) -> Result<(), (&'static str, String)> {
     check(r.model.dropout.iter().all(|p| (0.0..1.0).contains(p)), "model.dropout", || {
         "every dropout probability must be in [0, 1)".into()
     })?;
-    let o = &r.optimizer;
-    check(o.learning_rate.is_finite() && o.learning_rate > 0.0, "optimizer.learning_rate", || {
-        format!("{} is not a positive learning rate", o.learning_rate)
-    })?;
-    check((0.0..1.0).contains(&o.momentum), "optimizer.momentum", || format!("{} is not in [0, 1)", o.momentum))?;
-    check(!o.nesterov || o.momentum > 0.0, "optimizer.nesterov", || "Nesterov needs momentum > 0".into())?;
-    check((0.0..1.0).contains(&o.warmup), "optimizer.warmup", || format!("{} is not a fraction in [0, 1)", o.warmup))?;
-    check((0.0..=1.0).contains(&o.final_fraction), "optimizer.final_fraction", || {
-        format!("{} is not a fraction in [0, 1]", o.final_fraction)
-    })?;
-    check(r.train.epochs > 0, "train.epochs", || "must be at least 1".into())?;
-    check(r.train.batch_size > 0, "train.batch_size", || "must be at least 1".into())?;
-    check(r.train.weight_decay.is_finite() && r.train.weight_decay >= 0.0, "train.weight_decay", || {
-        format!("{} is not a non-negative weight decay", r.train.weight_decay)
-    })?;
-    if let Some(limit) = r.train.max_norm {
-        check(limit.is_finite() && limit > 0.0, "train.max_norm", || format!("{limit} is not a positive norm"))?;
-    }
-    check(r.output.checkpoint_every > 0, "output.checkpoint_every", || "must be at least 1".into())?;
+    let section = |name: &'static str| move |e: crate::config::Invalid| (format!("{name}.{}", e.field), e.message);
+    r.optimizer.check().map_err(section("optimizer"))?;
+    r.train.check().map_err(section("train"))?;
+    r.output.check().map_err(section("output"))?;
     if let Some(p) = &r.pretrain {
         validate_pretrain(p, r)?;
     }
@@ -185,74 +173,29 @@ fn validate(r: &Recipe) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-fn validate_lipschitz(l: &crate::recipe::LipschitzSection, layers: usize) -> Result<(), (&'static str, String)> {
-    let err = |key, message: String| Err((key, message));
-    if !(l.weight.is_finite() && l.weight >= 0.0) {
-        return err("lipschitz.weight", format!("{} is not a non-negative weight", l.weight));
-    }
-    if !(l.target.is_finite() && l.target > 0.0) {
-        return err("lipschitz.target", format!("{} is not a positive bound", l.target));
-    }
-    if l.iterations == 0 {
-        return err("lipschitz.iterations", "must be at least 1".into());
-    }
-    if l.every == 0 {
-        return err("lipschitz.every", "must be at least 1".into());
-    }
+fn validate_lipschitz(l: &PenaltyConfig, layers: usize) -> Result<(), (String, String)> {
+    l.check().map_err(|e| (format!("lipschitz.{}", e.field), e.message))?;
     if let Some(&k) = l.layers.iter().find(|&&k| k == 0 || k > layers) {
-        return err("lipschitz.layers", format!("layer {k} is out of range: the model has layers 1 to {layers}"));
+        return Err((
+            "lipschitz.layers".into(),
+            format!("layer {k} is out of range: the model has layers 1 to {layers}"),
+        ));
     }
     Ok(())
 }
 
-fn validate_adversarial(a: &crate::recipe::AdversarialSection, layers: usize) -> Result<(), (&'static str, String)> {
-    let err = |key, message: String| Err((key, message));
-    if a.layers.is_empty() {
-        return err("adversarial.layers", "name at least one layer (0: the inputs)".into());
-    }
+fn validate_adversarial(a: &PoolConfig, layers: usize) -> Result<(), (String, String)> {
+    a.check().map_err(|e| (format!("adversarial.{}", e.field), e.message))?;
     if let Some(&k) = a.layers.iter().find(|&&k| k >= layers) {
-        return err(
-            "adversarial.layers",
+        return Err((
+            "adversarial.layers".into(),
             format!("layer {k} is out of range: the model has layers 0 (the inputs) to {}", layers.saturating_sub(1)),
-        );
-    }
-    if !(a.ratio > 0.0 && a.ratio < 1.0) {
-        return err("adversarial.ratio", format!("{} is not a share in (0, 1)", a.ratio));
-    }
-    if a.pool_size == 0 {
-        return err("adversarial.pool_size", "must be at least 1".into());
-    }
-    if !(a.refresh > 0.0 && a.refresh <= 1.0) {
-        return err("adversarial.refresh", format!("{} is not a share in (0, 1]", a.refresh));
-    }
-    if let crate::recipe::Radius::PerPool(radii) = &a.epsilon
-        && radii.len() != a.layers.len()
-    {
-        let (given, pools) = (radii.len(), a.layers.len());
-        return err(
-            "adversarial.epsilon",
-            format!("{given} radii given for {pools} pools: give one, or one per layer"),
-        );
-    }
-    if let Some(r) = a.epsilon.values().iter().find(|r| !(r.is_finite() && **r > 0.0)) {
-        return err("adversarial.epsilon", format!("{r} is not a positive radius"));
-    }
-    for (key, value) in [
-        ("adversarial.steps", a.steps),
-        ("adversarial.search_steps", a.search_steps),
-        ("adversarial.iterations", a.iterations),
-        ("adversarial.attack_batch", a.attack_batch),
-        ("adversarial.snapshot_every", a.snapshot_every),
-        ("adversarial.max_staleness", a.max_staleness),
-    ] {
-        if value == 0 {
-            return err(key, "must be at least 1".into());
-        }
+        ));
     }
     Ok(())
 }
 
-fn validate_pretrain(p: &PretrainSection, r: &Recipe) -> Result<(), (&'static str, String)> {
+fn validate_pretrain(p: &PretrainConfig, r: &Recipe) -> Result<(), (String, String)> {
     let first_is_sigmoid_dense = zoo::spec(&r.model.arch, [1, 28, 28], 10).is_some_and(|s| {
         s.layers.len() == 2
             && matches!(
@@ -260,7 +203,7 @@ fn validate_pretrain(p: &PretrainSection, r: &Recipe) -> Result<(), (&'static st
                 crate::model::LayerSpec::Dense { nonlinearity: crate::model::Nonlinearity::Sigmoid, .. }
             )
     });
-    let err = |key, message: String| Err((key, message));
+    let err = |key: &str, message: String| Err((key.to_string(), message));
     if !first_is_sigmoid_dense {
         return err(
             "pretrain",

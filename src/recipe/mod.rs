@@ -1,11 +1,12 @@
-//! Recipes: TOML files in `recipes/` that describe a run completely.
+//! Recipes: TOML files in `recipes/` that describe a run completely: a view that composes the
+//! rooms' configs (`[optimizer]`, `[train]`, `[output]` are the trainer's, `[adversarial]` the
+//! pools', `[lipschitz]` the penalty's), and the run that puts them into a `Trainer`.
 
 pub mod base;
 pub mod load;
+pub mod run;
 pub mod schema;
 
 pub use load::{Error, from_chain, load, model_spec, parse, to_toml};
-pub use schema::{
-    AdversarialSection, DataSection, LipschitzSection, ModelSection, OptimizerKind, OptimizerSection, OutputSection,
-    PenaltyMode, PoolAttack, PoolSchedule, PoolTarget, PretrainSection, Radius, Recipe, Schedule, TrainSection,
-};
+pub use run::{TrainOptions, architecture, run, run_dir, saved, splits, train};
+pub use schema::{DataSection, ModelSection, Recipe};

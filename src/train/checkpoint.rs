@@ -14,8 +14,6 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::hook::{EpochMetrics, Hook, HookError, RunInfo, TrainState};
-use crate::model::{ModelSpec, Stack};
-use crate::recipe::{self, Recipe};
 
 pub const LATEST: &str = "latest";
 pub const MODEL_FILE: &str = "model.bpk";
@@ -33,8 +31,6 @@ pub enum Error {
     Load { path: PathBuf, reason: String },
     #[error("{path}: recipe does not describe this checkpoint's model: {reason}")]
     Mismatch { path: PathBuf, reason: String },
-    #[error("{0}")]
-    Recipe(#[from] recipe::Error),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -44,6 +40,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// What `state.json` records besides the weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedState {
+    /// The run's name (empty in checkpoints written before it was recorded: the run folder's
+    /// name then stands for it).
+    #[serde(default)]
+    pub name: String,
     pub epoch: usize,
     pub step: u64,
     /// The run's seed. Every epoch reseeds the shuffle and the device RNG from (seed, epoch), so
@@ -57,7 +57,6 @@ pub struct SavedState {
 pub struct Checkpoint {
     pub dir: PathBuf,
     pub state: SavedState,
-    pub recipe: Recipe,
 }
 
 impl Checkpoint {
@@ -77,8 +76,28 @@ impl Checkpoint {
         let text = fs::read_to_string(&state_path).map_err(io(&state_path))?;
         let state =
             serde_json::from_str(&text).map_err(|e| Error::Load { path: state_path.clone(), reason: e.to_string() })?;
-        let recipe = recipe::load(&dir.join(RECIPE_FILE), &[])?;
-        Ok(Checkpoint { dir, state, recipe })
+        Ok(Checkpoint { dir, state })
+    }
+
+    /// The run's name: the one it recorded, else its run folder's.
+    pub fn name(&self) -> String {
+        match &self.state.name {
+            name if !name.is_empty() => name.clone(),
+            _ => {
+                let run = self.dir.parent().and_then(Path::file_name).unwrap_or(self.dir.as_os_str());
+                run.to_string_lossy().into_owned()
+            }
+        }
+    }
+
+    /// The text of a file the checkpoint keeps besides the weights (`recipe.toml` for a recipe's
+    /// run), if it has one.
+    pub fn file(&self, name: &str) -> Result<Option<String>, Error> {
+        let path = self.dir.join(name);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        fs::read_to_string(&path).map(Some).map_err(io(&path))
     }
 
     /// The newest checkpoint of the run in `run_dir`, if it has one.
@@ -86,10 +105,10 @@ impl Checkpoint {
         if run_dir.join(LATEST).is_file() { Self::open(run_dir).map(Some) } else { Ok(None) }
     }
 
-    /// The model, its weights loaded, on `device`.
-    pub fn model(&self, spec: &ModelSpec, device: &Device) -> Result<Stack, Error> {
+    /// `model` (of the checkpoint's architecture) with the saved weights loaded into it.
+    pub fn load_model<M: Module>(&self, model: M) -> Result<M, Error> {
         let path = self.dir.join(MODEL_FILE);
-        spec.init(device).try_load_file(&path).map_err(|e| Error::Mismatch { path, reason: e.to_string() })
+        model.try_load_file(&path).map_err(|e| Error::Mismatch { path, reason: e.to_string() })
     }
 
     /// `optimizer` with the saved state loaded into it.
@@ -100,10 +119,11 @@ impl Checkpoint {
 
     /// Writes a checkpoint of epoch `state.epoch` into `run_dir` and points `latest` at it; older
     /// checkpoint folders are then removed.
-    pub fn save(
+    /// `files` (name, text) are written beside the weights.
+    pub fn save<M: Module>(
         run_dir: &Path,
-        recipe: &Recipe,
-        model: &Stack,
+        files: &[(String, String)],
+        model: &M,
         optimizer: &ModuleOptimizer,
         state: &SavedState,
     ) -> Result<PathBuf, Error> {
@@ -122,7 +142,9 @@ impl Checkpoint {
         let optim_path = tmp.join(OPTIMIZER_FILE);
         optimizer.save(&optim_path).map_err(|e| Error::Io { path: optim_path.clone(), reason: e.to_string() })?;
         write_synced(&tmp.join(STATE_FILE), serde_json::to_string_pretty(state).expect("state serialises").as_bytes())?;
-        write_synced(&tmp.join(RECIPE_FILE), recipe::to_toml(recipe).as_bytes())?;
+        for (name, text) in files {
+            write_synced(&tmp.join(name), text.as_bytes())?;
+        }
         for file in [&model_path, &optim_path] {
             File::open(file).and_then(|f| f.sync_all()).map_err(io(file))?;
         }
@@ -163,24 +185,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The hook that writes a checkpoint every `output.checkpoint_every` epochs and after the last.
+/// The hook that writes a checkpoint every `checkpoint_every` epochs and after the last.
 pub struct Checkpointer;
 
-impl Hook for Checkpointer {
+impl<M: Module> Hook<M> for Checkpointer {
     fn name(&self) -> &str {
         "checkpointer"
     }
 
-    fn on_epoch_end(&mut self, run: &RunInfo, state: &TrainState, _metrics: &EpochMetrics) -> Result<(), HookError> {
-        let every = run.recipe.output.checkpoint_every;
-        if state.epoch.is_multiple_of(every) || state.epoch == run.recipe.train.epochs {
+    fn on_epoch_end(&mut self, run: &RunInfo, state: &TrainState<M>, _metrics: &EpochMetrics) -> Result<(), HookError> {
+        if state.epoch.is_multiple_of(run.checkpoint_every) || state.epoch == run.epochs {
             let saved = SavedState {
+                name: run.name.to_string(),
                 epoch: state.epoch,
                 step: state.step,
-                seed: run.recipe.seed,
+                seed: run.seed,
                 history: state.history.to_vec(),
             };
-            Checkpoint::save(run.run_dir, run.recipe, state.model, state.optimizer, &saved)?;
+            Checkpoint::save(run.run_dir, run.files, state.model, state.optimizer, &saved)?;
         }
         Ok(())
     }

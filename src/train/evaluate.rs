@@ -3,7 +3,7 @@
 use burn::prelude::*;
 
 use crate::data::DeviceImages;
-use crate::model::Stack;
+use crate::model::Layered;
 
 /// Batch size of evaluation passes: large enough to keep a GPU busy, small enough for a convnet's
 /// activations on a CPU.
@@ -11,7 +11,7 @@ pub const EVAL_BATCH: usize = 1000;
 
 /// Fraction of `images` that `model` misclassifies. Pass an inference copy (`model.valid()`): with
 /// autodiff on, dropout would be active.
-pub fn error_rate(model: &Stack, images: &DeviceImages) -> f64 {
+pub fn error_rate(model: &dyn Layered, images: &DeviceImages) -> f64 {
     if images.is_empty() {
         return 0.0;
     }

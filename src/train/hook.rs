@@ -1,5 +1,6 @@
-//! Training-loop hooks: the checkpointer, the TensorBoard logger, the metrics file and the CLI's
-//! progress display are all hooks, and so can be a user's own (README shows one).
+//! Training-loop hooks: the checkpointer, the TensorBoard logger, the metrics file, the Lipschitz
+//! bounds, the pools' snapshot publisher and the CLI's progress display are all hooks, and so can
+//! be a user's own (README shows one).
 
 use std::path::Path;
 
@@ -8,16 +9,28 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Stack;
-use crate::recipe::Recipe;
 
 /// What a hook may return on failure; the trainer stops and reports it with the hook's name.
 pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Facts about the run that do not change while it goes on.
 pub struct RunInfo<'a> {
-    pub recipe: &'a Recipe,
+    /// The run's name (its folder's).
+    pub name: &'a str,
+    /// What model and data it trains, in words (the recipe's architecture; the data set and split).
+    pub arch: &'a str,
+    pub data: &'a str,
     pub run_dir: &'a Path,
     pub device: &'a Device,
+    /// The device's name as a user writes it (`cpu`, `cuda:0`).
+    pub device_name: &'a str,
+    pub seed: u64,
+    /// The run's last epoch.
+    pub epochs: usize,
+    /// Write a checkpoint every N epochs (and after the last).
+    pub checkpoint_every: usize,
+    /// Files every checkpoint keeps besides the weights (name, text): a recipe run's `recipe.toml`.
+    pub files: &'a [(String, String)],
     /// Epoch the run starts after (0 for a new run; the checkpoint's epoch when resuming).
     pub start_epoch: usize,
     pub steps_per_epoch: usize,
@@ -65,8 +78,8 @@ pub struct EpochMetrics {
 }
 
 /// The trainer's state at an epoch's end: what a checkpoint holds.
-pub struct TrainState<'a> {
-    pub model: &'a Stack,
+pub struct TrainState<'a, M = Stack> {
+    pub model: &'a M,
     pub optimizer: &'a ModuleOptimizer,
     pub epoch: usize,
     pub step: u64,
@@ -76,8 +89,9 @@ pub struct TrainState<'a> {
 }
 
 /// Called by the training loop at run start and end, epoch start and end, and after each optimizer
-/// step. Every method has an empty default, so a hook implements only what it needs.
-pub trait Hook {
+/// step, for a model of type `M`. Every method has an empty default, so a hook implements only what
+/// it needs; a hook that does not look at the model implements `Hook<M>` for every `M`.
+pub trait Hook<M = Stack> {
     /// A short name used when the hook fails.
     fn name(&self) -> &str;
 
@@ -89,16 +103,28 @@ pub trait Hook {
         Ok(())
     }
 
-    fn on_step_end(&mut self, _run: &RunInfo, _step: &StepInfo, _model: &Stack) -> Result<(), HookError> {
+    fn on_step_end(&mut self, _run: &RunInfo, _step: &StepInfo, _model: &M) -> Result<(), HookError> {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, _run: &RunInfo, _state: &TrainState, _metrics: &EpochMetrics) -> Result<(), HookError> {
+    /// After an epoch's figures are measured, before the other hooks see them: a hook that
+    /// measures something of its own (the Lipschitz bounds) adds it to `metrics` here. `model` is
+    /// the inference copy.
+    fn measure(&mut self, _run: &RunInfo, _model: &M, _metrics: &mut EpochMetrics) -> Result<(), HookError> {
+        Ok(())
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        _run: &RunInfo,
+        _state: &TrainState<M>,
+        _metrics: &EpochMetrics,
+    ) -> Result<(), HookError> {
         Ok(())
     }
 
     /// After the last epoch; `summary` holds the final figures.
-    fn on_run_end(&mut self, _run: &RunInfo, _state: &TrainState, _summary: &RunSummary) -> Result<(), HookError> {
+    fn on_run_end(&mut self, _run: &RunInfo, _state: &TrainState<M>, _summary: &RunSummary) -> Result<(), HookError> {
         Ok(())
     }
 }

@@ -5,11 +5,11 @@ use std::f64::consts::PI;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 
-use crate::recipe::{OptimizerKind, OptimizerSection, Schedule};
+use super::config::{OptimizerConfig, OptimizerKind, Schedule};
 
 /// A fresh optimizer as `section` describes it. Weight decay is not the optimizer's business: the
 /// paper's per-layer `λ/N · Σ w²` is part of the loss.
-pub fn build(section: &OptimizerSection) -> ModuleOptimizer {
+pub fn build(section: &OptimizerConfig) -> ModuleOptimizer {
     match section.kind {
         OptimizerKind::Sgd => {
             let momentum = (section.momentum > 0.0).then(|| {
@@ -25,7 +25,7 @@ pub fn build(section: &OptimizerSection) -> ModuleOptimizer {
 }
 
 /// The learning rate of step `step` (0-based) of a run of `total` steps.
-pub fn learning_rate(section: &OptimizerSection, step: u64, total: u64) -> f64 {
+pub fn learning_rate(section: &OptimizerConfig, step: u64, total: u64) -> f64 {
     let peak = section.learning_rate;
     let last = peak * section.final_fraction;
     let total = total.max(1) as f64;
@@ -51,8 +51,8 @@ pub fn learning_rate(section: &OptimizerSection, step: u64, total: u64) -> f64 {
 mod tests {
     use super::*;
 
-    fn section(schedule: Schedule) -> OptimizerSection {
-        OptimizerSection {
+    fn section(schedule: Schedule) -> OptimizerConfig {
+        OptimizerConfig {
             kind: OptimizerKind::Sgd,
             learning_rate: 1.0,
             momentum: 0.9,

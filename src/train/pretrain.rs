@@ -7,9 +7,45 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
+use serde::{Deserialize, Serialize};
+
+use super::config::TrainConfig;
 use crate::data::{DeviceImages, shuffled_batches};
-use crate::model::{Layer, Stack, cross_entropy};
-use crate::recipe::{PretrainSection, Recipe};
+use crate::model::{Layer, Layered, Stack, cross_entropy, regularize};
+
+/// Greedy pretraining of the first layer as a sparse autoencoder (the paper's AE400-10), then of the
+/// softmax layer on its frozen features; `[train]` then fine-tunes everything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainConfig {
+    pub autoencoder_epochs: usize,
+    pub classifier_epochs: usize,
+    #[serde(default = "defaults::learning_rate")]
+    pub learning_rate: f64,
+    /// Target mean activation ρ of the hidden units.
+    #[serde(default = "defaults::sparsity_target")]
+    pub sparsity_target: f64,
+    /// Weight β of the KL sparsity penalty.
+    #[serde(default = "defaults::sparsity_weight")]
+    pub sparsity_weight: f64,
+}
+
+mod defaults {
+    pub fn learning_rate() -> f64 {
+        1e-3
+    }
+    pub fn sparsity_target() -> f64 {
+        0.05
+    }
+    pub fn sparsity_weight() -> f64 {
+        3.0
+    }
+}
+
+/// Why a model cannot be pretrained.
+#[derive(Debug, thiserror::Error)]
+#[error("autoencoder pretraining needs a model whose first layer is dense")]
+pub struct NotDense;
 
 #[derive(Module, Debug)]
 struct Autoencoder {
@@ -37,20 +73,18 @@ fn sparsity_penalty(hidden: Tensor<2>, rho: f64) -> Tensor<1> {
 pub fn pretrain(
     mut model: Stack,
     train: &DeviceImages,
-    recipe: &Recipe,
-    p: &PretrainSection,
+    p: &PretrainConfig,
+    config: &TrainConfig,
+    seed: u64,
     device: &Device,
-) -> Stack {
-    let Layer::Dense(first) = &model.layers[0] else {
-        unreachable!("the recipe check allows pretraining of dense first layers only")
-    };
+) -> Result<Stack, NotDense> {
+    let Some(Layer::Dense(first)) = model.layers.first() else { return Err(NotDense) };
     let [inputs, units] = first.linear.weight.val().dims();
     let mut ae = Autoencoder { encoder: first.linear.clone(), decoder: LinearConfig::new(units, inputs).init(device) };
-    let lambda = recipe.train.weight_decay;
-    let batch_size = recipe.train.batch_size;
+    let (lambda, batch_size) = (config.weight_decay, config.batch_size);
     let mut optim = AdamConfig::new().init();
     for epoch in 0..p.autoencoder_epochs {
-        for idx in shuffled_batches(train.len(), batch_size, recipe.seed ^ (0xAE00 + epoch as u64)) {
+        for idx in shuffled_batches(train.len(), batch_size, seed ^ (0xAE00 + epoch as u64)) {
             let x = train.batch(&idx).inputs.autodiff();
             let (reconstruction, hidden) = ae.forward(x.clone());
             let mut loss = (reconstruction - x).square().sum_dim(1).mean().mul_scalar(0.5)
@@ -70,17 +104,17 @@ pub fn pretrain(
     // The softmax layer on frozen features: no gradient reaches layer 1 through `detach`.
     let mut optim = AdamConfig::new().init();
     for epoch in 0..p.classifier_epochs {
-        for idx in shuffled_batches(train.len(), batch_size, recipe.seed ^ (0xC1A5 + epoch as u64)) {
+        for idx in shuffled_batches(train.len(), batch_size, seed ^ (0xC1A5 + epoch as u64)) {
             let batch = train.batch(&idx).autodiff();
             let features = model.activation(1, batch.inputs).detach();
             let mut loss = cross_entropy(model.forward_from(1, features), batch.labels);
             if lambda > 0.0 {
-                let top = &model.layers[1];
-                loss = loss + top.weight_squared_sum().div_scalar(top.units() as f64).mul_scalar(lambda);
+                let decay = regularize::weight_decay(&model.layers[1], lambda).expect("a dense layer has a weight");
+                loss = loss + decay;
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(p.learning_rate, model, grads);
         }
     }
-    model
+    Ok(model)
 }

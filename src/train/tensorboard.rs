@@ -11,7 +11,6 @@
 use tensorboard_rs::summary_writer::SummaryWriter;
 
 use super::hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
-use crate::model::Stack;
 
 pub struct TensorBoard {
     writer: Option<SummaryWriter>,
@@ -29,7 +28,7 @@ impl TensorBoard {
     }
 }
 
-impl Hook for TensorBoard {
+impl<M> Hook<M> for TensorBoard {
     fn name(&self) -> &str {
         "tensorboard"
     }
@@ -40,7 +39,7 @@ impl Hook for TensorBoard {
         Ok(())
     }
 
-    fn on_step_end(&mut self, _run: &RunInfo, step: &StepInfo, _model: &Stack) -> Result<(), HookError> {
+    fn on_step_end(&mut self, _run: &RunInfo, step: &StepInfo, _model: &M) -> Result<(), HookError> {
         if step.step.is_multiple_of(self.log_every) {
             let loss = step.loss.clone().into_scalar::<f32>();
             let w = self.writer()?;
@@ -50,7 +49,7 @@ impl Hook for TensorBoard {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, _run: &RunInfo, state: &TrainState, m: &EpochMetrics) -> Result<(), HookError> {
+    fn on_epoch_end(&mut self, _run: &RunInfo, state: &TrainState<M>, m: &EpochMetrics) -> Result<(), HookError> {
         let tile = image_tile(state.pool_images);
         let w = self.writer()?;
         // Per-epoch figures take the epoch as their step, so runs with different batch sizes line up.
@@ -87,7 +86,7 @@ impl Hook for TensorBoard {
         Ok(())
     }
 
-    fn on_run_end(&mut self, _run: &RunInfo, _state: &TrainState, _summary: &RunSummary) -> Result<(), HookError> {
+    fn on_run_end(&mut self, _run: &RunInfo, _state: &TrainState<M>, _summary: &RunSummary) -> Result<(), HookError> {
         if let Some(mut w) = self.writer.take() {
             w.flush();
         }
@@ -119,12 +118,12 @@ pub struct MetricsFile;
 
 pub const METRICS_FILE: &str = "metrics.json";
 
-impl Hook for MetricsFile {
+impl<M> Hook<M> for MetricsFile {
     fn name(&self) -> &str {
         "metrics file"
     }
 
-    fn on_run_end(&mut self, run: &RunInfo, _state: &TrainState, summary: &RunSummary) -> Result<(), HookError> {
+    fn on_run_end(&mut self, run: &RunInfo, _state: &TrainState<M>, summary: &RunSummary) -> Result<(), HookError> {
         let json = serde_json::to_string_pretty(summary)?;
         super::checkpoint::write_atomic(&run.run_dir.join(METRICS_FILE), json.as_bytes())?;
         Ok(())

@@ -1,59 +1,84 @@
-//! The training loop: epochs of shuffled mini-batches, cross-entropy plus the paper's weight decay
-//! (and the Lipschitz penalty when the recipe has one),
-//! one optimizer step per batch, hooks after every step and epoch. Written on burn's optimizers
-//! rather than burn-train's Learner: the adversarial pools need to build each batch themselves and
-//! to join the step's forward pass at their layer, and the Learner has no hooks (see README).
+//! The trainer: a model (any [`Layered`] burn module), its data, its configs and hooks; `run()`
+//! trains it for epochs of shuffled mini-batches, one optimizer step per batch (cross-entropy plus
+//! the paper's weight decay and, if asked, the Lipschitz penalty), with adversarial pools mixed in
+//! when it has them, and calls every hook after each step and epoch. Written on burn's optimizers
+//! rather than burn-train's Learner: the pools build each batch themselves and join the step's
+//! forward pass at their layer, and the Learner has no hooks (see README).
+//!
+//! ```ignore
+//! let summary = Trainer::new(model, splits, TrainConfig::new(20, 64), OptimizerConfig::new(OptimizerKind::Adam, 1e-3))
+//!     .name("my-run")
+//!     .pools(PoolConfig::new(vec![0, 1]))
+//!     .penalty(PenaltyConfig::new(1e-3))
+//!     .hook(Box::new(MyHook))
+//!     .run()?;
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
-use super::checkpoint::{self, Checkpoint, RECIPE_FILE};
+use super::checkpoint::{self, Checkpoint, Checkpointer};
+use super::config::{OptimizerConfig, OutputConfig, TrainConfig};
 use super::evaluate::{error_rate, wrong};
-use super::hook::{EpochMetrics, Hook, RunInfo, RunSummary, StepInfo, TrainState};
+use super::hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
+use super::lipschitz::LipschitzBounds;
+use super::optimizer;
 use super::publisher::SnapshotPublisher;
-use super::{optimizer, pretrain};
+use super::step::{Regularizers, train_step};
+use super::tensorboard::{MetricsFile, TensorBoard};
 use crate::backend::{self, CpuThreadLimit, DeviceChoice};
-use crate::bounds::{self, Lanczos, LipschitzPenalty};
-use crate::data::{Batch, DeviceImages, Splits, shuffled_batches};
-use crate::model::{Stack, cross_entropy};
-use crate::pool::{AdversarialLoader, LayerBatch, SnapshotCell};
-use crate::recipe::{self, Recipe};
+use crate::bounds::{LipschitzPenalty, PenaltyConfig};
+use crate::config::Invalid;
+use crate::data::{DeviceImages, Splits, shuffled_batches};
+use crate::pool::{AdversarialLoader, PoolConfig, PoolModel, SnapshotCell};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Checkpoint(#[from] checkpoint::Error),
-    #[error("{hook} hook failed: {message}")]
-    Hook { hook: String, message: String },
-    #[error("{path}: cannot prepare the run folder: {reason}")]
-    RunDir { path: PathBuf, reason: String },
-    #[error(
-        "{path}: the checkpoint was made by a different recipe ({key} differs); train without --resume to start over"
-    )]
-    RecipeChanged { path: PathBuf, key: String },
+    #[error("{hook} hook failed: {source}")]
+    Hook {
+        hook: String,
+        #[source]
+        source: HookError,
+    },
+    #[error("{path}: cannot prepare the run folder: {source}")]
+    RunDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the training split is empty (data.subset / data.validation leave no image)")]
     NoTrainingData,
-    #[error("adversarial pools: {0}")]
+    #[error("{section}: {source}")]
+    Config {
+        section: &'static str,
+        #[source]
+        source: Invalid,
+    },
+    #[error("the model's weights are not on an autodiff device: build it on `device.autodiff()`")]
+    NotAutodiff,
+    #[error(transparent)]
     Pool(#[from] crate::pool::Error),
-    #[error("model.arch: {0} does not fit {1}x{2} images")]
-    Arch(String, usize, usize),
+    #[error("lipschitz penalty: {0}")]
+    Penalty(#[from] crate::bounds::Error),
+    #[error("fresh-start preparation failed: {0}")]
+    FreshStart(#[source] HookError),
 }
 
-/// How to run a recipe.
-#[derive(Debug, Clone)]
-pub struct TrainOptions {
-    pub device: DeviceChoice,
-    /// Continue from the run folder's latest checkpoint (a fresh run if it has none).
-    pub resume: bool,
-}
+/// What a fresh run does to its model before the first epoch (the recipe's AE pretraining).
+pub type FreshStart<M> = Box<dyn FnOnce(M, &DeviceImages) -> Result<M, HookError>>;
 
-/// The run folder of `recipe`: `<output.dir>/<name>`.
-pub fn run_dir(recipe: &Recipe) -> PathBuf {
-    recipe.output.dir.join(&recipe.name)
+/// What a finished run gives back: the trained model (on the training device, with autodiff) and
+/// the final figures (what `metrics.json` holds).
+pub struct Trained<M> {
+    pub model: M,
+    pub summary: RunSummary,
 }
 
 /// A seed for epoch `epoch` of a run seeded `seed` (SplitMix64 of the pair).
@@ -64,294 +89,427 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-fn hook_error(hook: &dyn Hook) -> impl FnOnce(super::hook::HookError) -> Error + '_ {
-    move |e| Error::Hook { hook: hook.name().to_string(), message: e.to_string() }
+/// A training run being put together; `run()` trains it.
+pub struct Trainer<M> {
+    model: M,
+    data: Splits,
+    train: TrainConfig,
+    optimizer: OptimizerConfig,
+    output: OutputConfig,
+    name: String,
+    seed: u64,
+    arch: String,
+    data_name: String,
+    pools: Option<PoolConfig>,
+    attacker_device: Option<Device>,
+    penalty: Option<PenaltyConfig>,
+    hooks: Vec<Box<dyn Hook<M>>>,
+    resume: bool,
+    files: Vec<(String, String)>,
+    fresh_start: Option<FreshStart<M>>,
 }
 
-/// What one optimizer step gives back.
-pub struct StepOutput {
-    pub model: Stack,
-    /// The batch's loss (cross-entropy plus weight decay), detached, without autodiff.
-    pub loss: Tensor<1>,
-    /// The logits the loss was computed from, detached, without autodiff.
-    pub logits: Tensor<2>,
-}
-
-/// What regularises a step besides the cross-entropy: terms added to the loss, and the max-norm
-/// constraint applied to the weights after the update.
-#[derive(Default)]
-pub struct Regularizers<'a> {
-    /// The paper's weight decay `λ/N · Σ w²` (λ; 0: none).
-    pub weight_decay: f64,
-    /// The Lipschitz-bound penalty, if the recipe has one and it applies at this step
-    /// (`LipschitzPenalty::if_due`).
-    pub lipschitz: Option<&'a mut LipschitzPenalty>,
-    /// Each unit's incoming weights are scaled back to this L2 norm after the update (`Stack::with_max_norm`).
-    pub max_norm: Option<f64>,
-}
-
-/// One optimizer step on `batch` and the pool examples `adversarial`: the mean cross-entropy over
-/// all of them (a layer-k pool example joins the pass at layer k, `Stack::forward_joined`, so it
-/// trains the layers above k) plus the regularizers, backward, update. `model` must live on an
-/// autodiff device. The returned logits are the clean batch's.
-pub fn train_step(
-    model: Stack,
-    optim: &mut ModuleOptimizer,
-    batch: Batch,
-    adversarial: &[LayerBatch],
-    learning_rate: f64,
-    regularizers: Regularizers,
-) -> StepOutput {
-    let batch = batch.autodiff();
-    let clean = batch.len();
-    // The clean rows and every pool's rows (each entering at its layer) go through one pass; the
-    // loss is their mean, so each example weighs the same.
-    let mut entries = vec![(0, batch.inputs)];
-    let mut labels = vec![batch.labels];
-    let mut order: Vec<&LayerBatch> = adversarial.iter().collect();
-    order.sort_by_key(|pool| pool.layer);
-    for pool in order {
-        entries.push((pool.layer, pool.inputs.clone().autodiff()));
-        labels.push(pool.labels.clone().autodiff());
-    }
-    let all_logits = model.forward_joined(entries);
-    let labels = if labels.len() == 1 { labels.pop().expect("one") } else { Tensor::cat(labels, 0) };
-    let mut loss = cross_entropy(all_logits.clone(), labels);
-    let logits = if adversarial.is_empty() { all_logits } else { all_logits.narrow(0, 0, clean) };
-    if regularizers.weight_decay > 0.0 {
-        loss = loss + model.weight_decay(regularizers.weight_decay);
-    }
-    if let Some(penalty) = regularizers.lipschitz {
-        loss = loss + penalty.penalty(&model);
-    }
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let mut model = optim.step(learning_rate, model, grads);
-    if let Some(limit) = regularizers.max_norm {
-        model = model.with_max_norm(limit);
-    }
-    StepOutput { model, loss: loss.detach().inner(), logits: logits.detach().inner() }
-}
-
-/// Trains `recipe` on `splits` on `device`, calling `hooks` in order; returns the final figures.
-pub fn train(
-    recipe: &Recipe,
-    splits: &Splits,
-    device: &Device,
-    options: &TrainOptions,
-    hooks: &mut [Box<dyn Hook>],
-) -> Result<RunSummary, Error> {
-    let run_dir = run_dir(recipe);
-    let train = match recipe.data.subset {
-        0 => splits.train.clone(),
-        n => splits.train.head(n),
-    };
-    if train.is_empty() {
-        return Err(Error::NoTrainingData);
-    }
-    let test = match recipe.data.test_subset {
-        0 => splits.test.clone(),
-        n => splits.test.head(n),
-    };
-    let spec = recipe::model_spec(recipe, [1, train.rows, train.cols], 10)
-        .filter(|s| s.inputs() == train.pixels_per_image())
-        .ok_or_else(|| Error::Arch(recipe.model.arch.clone(), train.rows, train.cols))?;
-
-    let ad = device.clone().autodiff();
-    device.seed(recipe.seed);
-    let mut model: Stack = spec.init(&ad);
-    let mut optim = optimizer::build(&recipe.optimizer);
-    let train_set = DeviceImages::new(&train, device);
-    let test_set = DeviceImages::new(&test, device);
-    let validation_set = splits.validation.as_ref().map(|v| DeviceImages::new(v, device));
-
-    let resumed = if options.resume { Checkpoint::latest(&run_dir)? } else { None };
-    let (start_epoch, mut step, mut history) = match resumed {
-        Some(ckpt) => {
-            check_same_recipe(&ckpt, recipe)?;
-            model = ckpt.model(&spec, &ad)?;
-            optim = ckpt.optimizer(optim)?;
-            (ckpt.state.epoch, ckpt.state.step, ckpt.state.history)
+impl<M: PoolModel> Trainer<M> {
+    /// Trains `model` (its weights on an autodiff device: `device.autodiff()`) on `data.train`,
+    /// measuring `data.test` (and `data.validation`) after every epoch. The run is named `run`
+    /// and seeded 1 until `name` and `seed` say otherwise; checkpoints, TensorBoard events and
+    /// `metrics.json` go to `<output.dir>/<name>/` (`OutputConfig::default()`: `checkpoints/`).
+    pub fn new(model: M, data: Splits, train: TrainConfig, optimizer: OptimizerConfig) -> Trainer<M> {
+        Trainer {
+            model,
+            data,
+            train,
+            optimizer,
+            output: OutputConfig::default(),
+            name: "run".into(),
+            seed: 1,
+            arch: "custom".into(),
+            data_name: "images".into(),
+            pools: None,
+            attacker_device: None,
+            penalty: None,
+            hooks: Vec::new(),
+            resume: false,
+            files: Vec::new(),
+            fresh_start: None,
         }
-        None => {
-            start_fresh(&run_dir, recipe)?;
-            if let Some(p) = &recipe.pretrain {
-                model = pretrain::pretrain(model, &train_set, recipe, p, &ad);
-            }
-            (0, 0, Vec::new())
-        }
-    };
-
-    let batch_size = recipe.train.batch_size;
-    let steps_per_epoch = train.len().div_ceil(batch_size);
-    let total_steps = (recipe.train.epochs * steps_per_epoch) as u64;
-    let info = RunInfo { recipe, run_dir: &run_dir, device, start_epoch, steps_per_epoch, train_examples: train.len() };
-    for hook in hooks.iter_mut() {
-        hook.on_run_start(&info).map_err(hook_error(hook.as_ref()))?;
     }
-    let inner = device.clone().without_autodiff();
-    let mut train_seconds = Vec::new();
-    // Adversarial pools: a snapshot of the model now, the publisher hook, the loader and its
-    // attackers. Pools are not checkpointed: a resumed run regenerates them.
-    let warmup = recipe.adversarial.as_ref().map_or(0, |a| a.warmup_epochs);
-    // Attacker threads on the CPU take cores that this thread's libtorch (OpenMP) team would
-    // otherwise spin-wait for, slowing every step several times over: keep the remaining cores.
-    let _threads = recipe
-        .adversarial
-        .as_ref()
-        .filter(|a| a.attackers > 0 && a.attacker_device.unwrap_or(options.device) == DeviceChoice::Cpu)
-        .map(|a| CpuThreadLimit::new(backend::cpu_threads().saturating_sub(a.attackers)));
-    let mut pools = recipe.adversarial.as_ref().map(|section| {
-        let cell = Arc::new(SnapshotCell::default());
-        cell.publish(&model, step);
-        let widths: Vec<usize> =
-            section.layers.iter().map(|&k| if k == 0 { spec.inputs() } else { spec.layers[k - 1].outputs() }).collect();
-        let loader = AdversarialLoader::new(
-            section,
-            Arc::new(train.clone()),
-            &widths,
-            cell.clone(),
-            epoch_seed(recipe.seed ^ 0xAD7, start_epoch),
-            device,
-        );
-        (loader, SnapshotPublisher { cell, every: section.snapshot_every as u64 })
-    });
-    // The Lipschitz penalty's power-iteration vectors start afresh on a resumed run (they converge
-    // within a few steps).
-    let mut lipschitz = recipe.lipschitz.as_ref().map(|section| LipschitzPenalty::new(&spec, section, &inner));
-    for epoch in start_epoch + 1..=recipe.train.epochs {
+
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The seed of every epoch's shuffle and device RNG (the model's initialisation is the caller's).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    pub fn output(mut self, output: OutputConfig) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// How progress and `metrics.json` name the model and the data.
+    pub fn describe(mut self, arch: impl Into<String>, data: impl Into<String>) -> Self {
+        self.arch = arch.into();
+        self.data_name = data.into();
+        self
+    }
+
+    /// Adversarial pools (section 4.2 of the paper) mixed into every batch.
+    pub fn pools(mut self, pools: PoolConfig) -> Self {
+        self.pools = Some(pools);
+        self
+    }
+
+    /// Where the pools' attacker threads run (default: where the model is).
+    pub fn attacker_device(mut self, device: Device) -> Self {
+        self.attacker_device = Some(device);
+        self
+    }
+
+    /// The Lipschitz-bound penalty (the model must list its affine maps).
+    pub fn penalty(mut self, penalty: PenaltyConfig) -> Self {
+        self.penalty = Some(penalty);
+        self
+    }
+
+    /// A hook called after the built-in ones (bounds, checkpointer, TensorBoard, metrics file).
+    pub fn hook(mut self, hook: Box<dyn Hook<M>>) -> Self {
+        self.hooks.push(hook);
+        self
+    }
+
+    /// Continue from the run folder's latest checkpoint (a fresh run if it has none).
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// A file every checkpoint and the run folder keep beside the weights.
+    pub fn keep_file(mut self, name: impl Into<String>, text: impl Into<String>) -> Self {
+        self.files.push((name.into(), text.into()));
+        self
+    }
+
+    /// What a fresh run (not a resumed one) does to the model before its first epoch.
+    pub fn on_fresh_start(mut self, prepare: FreshStart<M>) -> Self {
+        self.fresh_start = Some(prepare);
+        self
+    }
+
+    /// The run folder: `<output.dir>/<name>`.
+    pub fn run_dir(&self) -> PathBuf {
+        self.output.dir.join(&self.name)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let config = |section| move |source| Error::Config { section, source };
+        self.train.check().map_err(config("train"))?;
+        self.optimizer.check().map_err(config("optimizer"))?;
+        self.output.check().map_err(config("output"))?;
+        if self.data.train.is_empty() {
+            return Err(Error::NoTrainingData);
+        }
+        if !on_autodiff(&self.model) {
+            return Err(Error::NotAutodiff);
+        }
+        Ok(())
+    }
+
+    /// Trains; returns the trained model and the final figures.
+    pub fn run(mut self) -> Result<Trained<M>, Error> {
+        self.check()?;
+        let run_dir = self.run_dir();
+        let ad = self.model.devices().into_iter().next().ok_or(Error::NotAutodiff)?;
+        let device = ad.clone().without_autodiff();
+        let sets = Sets {
+            train: DeviceImages::new(&self.data.train, &device),
+            test: DeviceImages::new(&self.data.test, &device),
+            validation: self.data.validation.as_ref().map(|v| DeviceImages::new(v, &device)),
+        };
+        let state = self.start(&run_dir, &sets.train)?;
+        let device_name = DeviceChoice::of(&device).to_string();
+        let info = RunInfo {
+            name: &self.name,
+            arch: &self.arch,
+            data: &self.data_name,
+            run_dir: &run_dir,
+            device: &device,
+            device_name: &device_name,
+            seed: self.seed,
+            epochs: self.train.epochs,
+            checkpoint_every: self.output.checkpoint_every,
+            files: &self.files,
+            start_epoch: state.epoch,
+            steps_per_epoch: self.data.train.len().div_ceil(self.train.batch_size),
+            train_examples: self.data.train.len(),
+        };
+        let mut hooks = self.builtin_hooks();
+        hooks.append(&mut self.hooks);
         for hook in hooks.iter_mut() {
-            hook.on_epoch_start(&info, epoch).map_err(hook_error(hook.as_ref()))?;
+            hook.on_run_start(&info).map_err(hook_error(hook.as_ref()))?;
         }
-        let seed = epoch_seed(recipe.seed, epoch);
-        device.seed(seed);
+        // Attacker threads on the CPU take cores that this thread's libtorch (OpenMP) team would
+        // otherwise spin-wait for, slowing every step several times over: keep the remaining cores.
+        let attackers_on_cpu = DeviceChoice::of(self.attacker_device.as_ref().unwrap_or(&device)) == DeviceChoice::Cpu;
+        let _threads = self
+            .pools
+            .as_ref()
+            .filter(|p| p.attackers > 0 && attackers_on_cpu)
+            .map(|p| CpuThreadLimit::new(backend::cpu_threads().saturating_sub(p.attackers)));
+        // Adversarial pools: a snapshot of the model now, the loader and its attackers, and the
+        // publisher hook (last in the list). Pools are not checkpointed: a resumed run regenerates them.
+        let mut loader = match &self.pools {
+            Some(config) => {
+                let cell = Arc::new(SnapshotCell::default());
+                cell.publish(&state.model, state.step);
+                let loader = AdversarialLoader::new(
+                    config,
+                    &state.model,
+                    Arc::new(self.data.train.clone()),
+                    cell.clone(),
+                    epoch_seed(self.seed ^ 0xAD7, state.epoch),
+                    &device,
+                    self.attacker_device.as_ref(),
+                )?;
+                hooks.push(Box::new(SnapshotPublisher { cell, every: config.snapshot_every as u64 }));
+                Some(loader)
+            }
+            None => None,
+        };
+        // The penalty's power-iteration vectors start afresh on a resumed run (they converge
+        // within a few steps).
+        let mut penalty = match &self.penalty {
+            Some(config) => Some(LipschitzPenalty::new(&state.model, config, &device)?),
+            None => None,
+        };
+        let mut loop_ = Loop { trainer: &self, info: &info, sets: &sets, hooks: &mut hooks, device: &device };
+        let mut state = state;
+        for epoch in state.epoch + 1..=self.train.epochs {
+            state = loop_.epoch(state, epoch, loader.as_mut(), penalty.as_mut())?;
+        }
+        drop(loader);
+        loop_.finish(state)
+    }
+
+    /// The bounds, checkpoint, TensorBoard and metrics hooks the output config asks for.
+    fn builtin_hooks(&self) -> Vec<Box<dyn Hook<M>>> {
+        let mut hooks: Vec<Box<dyn Hook<M>>> = vec![Box::new(LipschitzBounds::default()), Box::new(Checkpointer)];
+        if self.output.tensorboard {
+            hooks.push(Box::new(TensorBoard::new(10)));
+        }
+        hooks.push(Box::new(MetricsFile));
+        hooks
+    }
+
+    /// The state to start from: the latest checkpoint's when resuming, else a fresh run folder
+    /// and the model as given (after the fresh-start preparation).
+    fn start(&mut self, run_dir: &Path, train: &DeviceImages) -> Result<State<M>, Error> {
+        let model = self.model.clone();
+        let optim = optimizer::build(&self.optimizer);
+        let resumed = if self.resume { Checkpoint::latest(run_dir)? } else { None };
+        if let Some(ckpt) = resumed {
+            return Ok(State {
+                model: ckpt.load_model(model)?,
+                optim: ckpt.optimizer(optim)?,
+                epoch: ckpt.state.epoch,
+                step: ckpt.state.step,
+                history: ckpt.state.history,
+                train_seconds: Vec::new(),
+            });
+        }
+        start_fresh(run_dir, &self.files)?;
+        let model = match self.fresh_start.take() {
+            Some(prepare) => prepare(model, train).map_err(Error::FreshStart)?,
+            None => model,
+        };
+        Ok(State { model, optim, epoch: 0, step: 0, history: Vec::new(), train_seconds: Vec::new() })
+    }
+}
+
+/// The device sets of a run.
+struct Sets {
+    train: DeviceImages,
+    test: DeviceImages,
+    validation: Option<DeviceImages>,
+}
+
+/// What changes as a run goes on.
+struct State<M> {
+    model: M,
+    optim: ModuleOptimizer,
+    epoch: usize,
+    step: u64,
+    history: Vec<EpochMetrics>,
+    /// This process's epochs' training seconds.
+    train_seconds: Vec<f64>,
+}
+
+/// A running trainer's fixed parts.
+struct Loop<'a, M> {
+    trainer: &'a Trainer<M>,
+    info: &'a RunInfo<'a>,
+    sets: &'a Sets,
+    hooks: &'a mut Vec<Box<dyn Hook<M>>>,
+    device: &'a Device,
+}
+
+impl<M: PoolModel> Loop<'_, M> {
+    /// One epoch: its batches' steps, then its figures and the epoch-end hooks.
+    fn epoch(
+        &mut self,
+        mut state: State<M>,
+        epoch: usize,
+        mut loader: Option<&mut AdversarialLoader<M>>,
+        mut penalty: Option<&mut LipschitzPenalty>,
+    ) -> Result<State<M>, Error> {
+        let (info, t) = (self.info, self.trainer);
+        for hook in self.hooks.iter_mut() {
+            hook.on_epoch_start(info, epoch).map_err(hook_error(hook.as_ref()))?;
+        }
+        let seed = epoch_seed(t.seed, epoch);
+        self.device.seed(seed);
         let started = Instant::now();
-        let mut loss_sum = Tensor::<1>::zeros([1], &inner);
-        let mut wrong_sum = Tensor::<1, Int>::zeros([1], &inner);
+        let mut loss_sum = Tensor::<1>::zeros([1], self.device);
+        let mut wrong_sum = Tensor::<1, Int>::zeros([1], self.device);
         let mut learning_rate = 0.0;
-        for (b, indices) in shuffled_batches(train.len(), batch_size, seed).iter().enumerate() {
-            learning_rate = optimizer::learning_rate(&recipe.optimizer, step, total_steps);
-            let batch = train_set.batch(indices);
+        let total_steps = (t.train.epochs * info.steps_per_epoch) as u64;
+        let warmup = t.pools.as_ref().map_or(0, |p| p.warmup_epochs);
+        for (b, indices) in shuffled_batches(info.train_examples, t.train.batch_size, seed).iter().enumerate() {
+            learning_rate = optimizer::learning_rate(&t.optimizer, state.step, total_steps);
+            let batch = self.sets.train.batch(indices);
             let labels = batch.labels.clone();
-            let adversarial = match &mut pools {
-                Some((loader, _)) => loader.draw(step, indices.len(), epoch > warmup)?,
+            let adversarial = match loader.as_deref_mut() {
+                Some(loader) => loader.draw(state.step, indices.len(), epoch > warmup)?,
                 None => Vec::new(),
             };
             let regularizers = Regularizers {
-                weight_decay: recipe.train.weight_decay,
-                max_norm: recipe.train.max_norm,
-                lipschitz: lipschitz.as_mut().and_then(|penalty| penalty.if_due(step)),
+                weight_decay: t.train.weight_decay,
+                max_norm: t.train.max_norm,
+                lipschitz: penalty.as_deref_mut().and_then(|p| p.if_due(state.step)),
             };
-            let out = train_step(model, &mut optim, batch, &adversarial, learning_rate, regularizers);
-            model = out.model;
-            step += 1;
-            let loss = out.loss;
-            loss_sum = loss_sum + loss.clone().mul_scalar(indices.len() as f64);
+            let out = train_step(state.model, &mut state.optim, batch, &adversarial, learning_rate, regularizers)?;
+            state.model = out.model;
+            state.step += 1;
+            loss_sum = loss_sum + out.loss.clone().mul_scalar(indices.len() as f64);
             wrong_sum = wrong_sum + wrong(out.logits, labels);
-            let info_step = StepInfo { epoch, step, batch: b, examples: indices.len(), learning_rate, loss: &loss };
-            for hook in hooks.iter_mut() {
-                hook.on_step_end(&info, &info_step, &model).map_err(hook_error(hook.as_ref()))?;
-            }
-            if let Some((_, publisher)) = &mut pools {
-                publisher.on_step_end(&info, &info_step, &model).map_err(hook_error(publisher))?;
+            let step =
+                StepInfo { epoch, step: state.step, batch: b, examples: indices.len(), learning_rate, loss: &out.loss };
+            for hook in self.hooks.iter_mut() {
+                hook.on_step_end(info, &step, &state.model).map_err(hook_error(hook.as_ref()))?;
             }
         }
         // Reading the sums waits for the device, so the time below is the epoch's real time.
-        let train_loss = loss_sum.into_scalar::<f32>() as f64 / train.len() as f64;
-        let train_error = wrong_sum.into_scalar::<i64>() as f64 / train.len() as f64;
+        let n = info.train_examples as f64;
+        let (train_loss, train_error) =
+            (loss_sum.into_scalar::<f32>() as f64 / n, wrong_sum.into_scalar::<i64>() as f64 / n);
         let seconds = started.elapsed().as_secs_f64();
-        train_seconds.push(seconds);
-        let valid = model.valid();
-        let bounds = bounds::network_bounds(&spec, &valid, &[], &Lanczos::default());
-        let metrics = EpochMetrics {
+        state.train_seconds.push(seconds);
+        let valid = state.model.valid();
+        let mut metrics = EpochMetrics {
             epoch,
-            step,
+            step: state.step,
             train_loss,
             train_error,
-            test_error: error_rate(&valid, &test_set),
-            validation_error: validation_set.as_ref().map(|v| error_rate(&valid, v)),
+            test_error: error_rate(&valid, &self.sets.test),
+            validation_error: self.sets.validation.as_ref().map(|v| error_rate(&valid, v)),
             learning_rate,
             seconds,
-            examples_per_second: train.len() as f64 / seconds,
-            pools: pools.as_mut().map(|(loader, _)| loader.epoch_stats(step)).unwrap_or_default(),
-            lipschitz: bounds.as_ref().map(|b| b.layers.iter().map(|l| l.bound).collect()).unwrap_or_default(),
-            lipschitz_network: bounds.as_ref().ok().and_then(|b| b.network),
+            examples_per_second: n / seconds,
+            pools: loader.as_deref_mut().map(|l| l.epoch_stats(state.step)).unwrap_or_default(),
+            lipschitz: Vec::new(),
+            lipschitz_network: None,
         };
-        history.push(metrics.clone());
-        let pool_images = pools.as_mut().map(|(loader, _)| loader.sample_inputs(16)).unwrap_or_default();
-        let state =
-            TrainState { model: &model, optimizer: &optim, epoch, step, history: &history, pool_images: &pool_images };
-        for hook in hooks.iter_mut() {
-            hook.on_epoch_end(&info, &state, &metrics).map_err(hook_error(hook.as_ref()))?;
+        for hook in self.hooks.iter_mut() {
+            hook.measure(info, &valid, &mut metrics).map_err(hook_error(hook.as_ref()))?;
         }
+        state.history.push(metrics.clone());
+        state.epoch = epoch;
+        let pool_images = loader.map(|l| l.sample_inputs(16)).unwrap_or_default();
+        let view = TrainState {
+            model: &state.model,
+            optimizer: &state.optim,
+            epoch,
+            step: state.step,
+            history: &state.history,
+            pool_images: &pool_images,
+        };
+        for hook in self.hooks.iter_mut() {
+            hook.on_epoch_end(info, &view, &metrics).map_err(hook_error(hook.as_ref()))?;
+        }
+        Ok(state)
     }
 
-    let valid = model.valid();
-    let last = history.last();
-    let summary = RunSummary {
-        run: recipe.name.clone(),
-        arch: recipe.model.arch.clone(),
-        device: options.device.to_string(),
-        epochs: recipe.train.epochs,
-        steps: step,
-        train_error: error_rate(&valid, &train_set),
-        test_error: last.map_or_else(|| error_rate(&valid, &test_set), |m| m.test_error),
-        validation_error: last.and_then(|m| m.validation_error),
-        seconds_per_epoch: if train_seconds.is_empty() {
-            0.0
-        } else {
-            train_seconds.iter().sum::<f64>() / train_seconds.len() as f64
-        },
-        history: history.clone(),
-    };
-    let state = TrainState {
-        model: &model,
-        optimizer: &optim,
-        epoch: recipe.train.epochs,
-        step,
-        history: &history,
-        pool_images: &[],
-    };
-    for hook in hooks.iter_mut() {
-        hook.on_run_end(&info, &state, &summary).map_err(hook_error(hook.as_ref()))?;
+    /// The run's final figures, and the run-end hooks.
+    fn finish(self, state: State<M>) -> Result<Trained<M>, Error> {
+        let (t, info) = (self.trainer, self.info);
+        let valid = state.model.valid();
+        let last = state.history.last();
+        let seconds = &state.train_seconds;
+        let summary = RunSummary {
+            run: t.name.clone(),
+            arch: t.arch.clone(),
+            device: info.device_name.to_string(),
+            epochs: t.train.epochs,
+            steps: state.step,
+            train_error: error_rate(&valid, &self.sets.train),
+            test_error: last.map_or_else(|| error_rate(&valid, &self.sets.test), |m| m.test_error),
+            validation_error: last.and_then(|m| m.validation_error),
+            seconds_per_epoch: if seconds.is_empty() {
+                0.0
+            } else {
+                seconds.iter().sum::<f64>() / seconds.len() as f64
+            },
+            history: state.history.clone(),
+        };
+        let view = TrainState {
+            model: &state.model,
+            optimizer: &state.optim,
+            epoch: t.train.epochs,
+            step: state.step,
+            history: &state.history,
+            pool_images: &[],
+        };
+        for hook in self.hooks.iter_mut() {
+            hook.on_run_end(info, &view, &summary).map_err(hook_error(hook.as_ref()))?;
+        }
+        Ok(Trained { model: state.model, summary })
     }
-    Ok(summary)
 }
 
-/// Empties the run folder of an earlier run of the same name and writes the resolved recipe.
-fn start_fresh(run_dir: &Path, recipe: &Recipe) -> Result<(), Error> {
-    let fail = |e: std::io::Error| Error::RunDir { path: run_dir.to_path_buf(), reason: e.to_string() };
+fn hook_error<M>(hook: &dyn Hook<M>) -> impl FnOnce(HookError) -> Error + '_ {
+    move |source| Error::Hook { hook: hook.name().to_string(), source }
+}
+
+/// Empties the run folder of an earlier run of the same name and writes the kept files.
+fn start_fresh(run_dir: &Path, files: &[(String, String)]) -> Result<(), Error> {
+    let fail = |source| Error::RunDir { path: run_dir.to_path_buf(), source };
     if run_dir.exists() {
         std::fs::remove_dir_all(run_dir).map_err(fail)?;
     }
     std::fs::create_dir_all(run_dir).map_err(fail)?;
-    checkpoint::write_atomic(&run_dir.join(RECIPE_FILE), recipe::to_toml(recipe).as_bytes())?;
+    for (name, text) in files {
+        checkpoint::write_atomic(&run_dir.join(name), text.as_bytes())?;
+    }
     Ok(())
 }
 
-/// A resumed run must be the run the checkpoint belongs to (the device may differ).
-fn check_same_recipe(ckpt: &Checkpoint, recipe: &Recipe) -> Result<(), Error> {
-    let saved =
-        toml::Value::try_from(&Recipe { device: recipe.device, ..ckpt.recipe.clone() }).expect("recipes serialise");
-    let now = toml::Value::try_from(recipe).expect("recipes serialise");
-    match first_difference(&saved, &now, "") {
-        None => Ok(()),
-        Some(key) => Err(Error::RecipeChanged { path: ckpt.dir.clone(), key }),
-    }
-}
-
-fn first_difference(a: &toml::Value, b: &toml::Value, prefix: &str) -> Option<String> {
-    match (a, b) {
-        (toml::Value::Table(x), toml::Value::Table(y)) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            keys.into_iter().find_map(|k| {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                match (x.get(k), y.get(k)) {
-                    (Some(u), Some(v)) => first_difference(u, v, &key),
-                    _ => Some(key),
-                }
-            })
+/// Whether the module's first float parameter is on an autodiff device (true for a module
+/// without parameters, which has nothing to train). Reads no weight: burn initialises them lazily,
+/// and a fresh model's first read belongs to the first step.
+fn on_autodiff<M: Module>(model: &M) -> bool {
+    struct First(Option<bool>);
+    impl ModuleVisitor for First {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.0.is_none() {
+                self.0 = Some(param.lazy_device().is_autodiff());
+            }
         }
-        _ if a == b => None,
-        _ => Some(prefix.to_string()),
     }
+    let mut first = First(None);
+    model.visit(&mut first);
+    first.0.unwrap_or(true)
 }

@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 
 use burn::prelude::*;
 
-use blindspot::train::{self, TrainOptions};
-use blindspot::{DeviceChoice, Stack, recipe};
+use blindspot::train;
+use blindspot::{DeviceChoice, Stack, TrainOptions, recipe};
 
 pub fn blindspot() -> Command {
     Command::new(env!("CARGO_BIN_EXE_blindspot"))
@@ -65,10 +65,10 @@ pub fn trained_model_with(dir: &Path, name: &str, train_keys: &str) -> Stack {
     );
     let mut r = recipe::load(&quick_recipe(dir, name, &body), &[]).unwrap();
     r.output.tensorboard = false;
-    train::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
-    let ckpt = train::Checkpoint::open(&train::run_dir(&r)).unwrap();
+    recipe::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
+    let ckpt = train::Checkpoint::open(&recipe::run_dir(&r)).unwrap();
     let device = DeviceChoice::Cpu.device().unwrap();
-    ckpt.model(&recipe::model_spec(&r, [1, 28, 28], 10).unwrap(), &device).unwrap().valid()
+    ckpt.load_model(recipe::model_spec(&r, [1, 28, 28], 10).unwrap().init(&device)).unwrap().valid()
 }
 
 /// A PNG file decoded to 8-bit RGB: (width, height, pixels).

@@ -1,0 +1,21 @@
+//! What every room's config check reports: the field at fault and why. The recipe reader adds the
+//! section and the file's line; a library user sees `field: message`.
+
+/// A config field with a value its room cannot use.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    /// The field's name inside its config (`weight`, `epsilon`).
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// `Ok` when `ok`, else the field and the message `message()` writes.
+pub fn ensure(ok: bool, field: &'static str, message: impl FnOnce() -> String) -> Result<(), Invalid> {
+    if ok { Ok(()) } else { Err(Invalid { field, message: message() }) }
+}
+
+/// Checks that a count is at least 1.
+pub fn at_least_one(value: usize, field: &'static str) -> Result<(), Invalid> {
+    ensure(value > 0, field, || "must be at least 1".into())
+}

@@ -1,0 +1,147 @@
+//! A recipe's run: the zoo model, the data and the rooms' configs it names, put into a
+//! [`Trainer`]; a resumed run must be the run its checkpoint belongs to.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+
+use super::load::{self, model_spec, to_toml};
+use super::schema::Recipe;
+use crate::backend::DeviceChoice;
+use crate::data::{Dataset, Images, Splits};
+use crate::model::{ModelSpec, Stack};
+use crate::train::checkpoint::{Checkpoint, RECIPE_FILE};
+use crate::train::{Hook, RunSummary, Trainer, pretrain};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "{path}: the checkpoint was made by a different recipe ({key} differs); train without --resume to start over"
+    )]
+    RecipeChanged { path: PathBuf, key: String },
+    #[error("model.arch: {arch} does not fit {height}x{width} images")]
+    Arch { arch: String, height: usize, width: usize },
+}
+
+/// How to run a recipe.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub device: DeviceChoice,
+    /// Continue from the run folder's latest checkpoint (a fresh run if it has none).
+    pub resume: bool,
+}
+
+/// The run folder of `recipe`: `<output.dir>/<name>`.
+pub fn run_dir(recipe: &Recipe) -> PathBuf {
+    recipe.output.dir.join(&recipe.name)
+}
+
+/// The recipe a checkpoint was trained from (its `recipe.toml`).
+pub fn saved(checkpoint: &Checkpoint) -> Result<Recipe, load::Error> {
+    load::load(&checkpoint.dir.join(RECIPE_FILE), &[])
+}
+
+/// The images a recipe's run trains on, validates on and is tested on: its split of the data set,
+/// the validation hold-out taken out, then `data.subset` and `data.test_subset` applied.
+pub fn splits(recipe: &Recipe, dataset: &Dataset) -> Splits {
+    let d = &recipe.data;
+    let mut splits = dataset.splits(d.split, d.validation);
+    if d.subset > 0 {
+        splits.train = splits.train.head(d.subset);
+    }
+    if d.test_subset > 0 {
+        splits.test = splits.test.head(d.test_subset);
+    }
+    splits
+}
+
+/// The zoo model the recipe names, for images like `images`.
+pub fn architecture(recipe: &Recipe, images: &Images) -> Result<ModelSpec, Error> {
+    model_spec(recipe, [1, images.rows, images.cols], 10)
+        .filter(|s| s.inputs() == images.pixels_per_image())
+        .ok_or_else(|| Error::Arch { arch: recipe.model.arch.clone(), height: images.rows, width: images.cols })
+}
+
+/// Loads the recipe's data, then trains it with the default hooks followed by `extra` hooks.
+pub fn run(recipe: &Recipe, options: &TrainOptions, extra: Vec<Box<dyn Hook>>) -> Result<RunSummary, crate::Error> {
+    let dataset = Dataset::load(recipe.data.dataset, recipe.data.dir.as_deref())?;
+    let device = options.device.device()?;
+    if let Some(choice) = recipe.adversarial.as_ref().and_then(|a| a.attacker_device) {
+        choice.device()?;
+    }
+    train(recipe, &splits(recipe, &dataset), &device, options, extra)
+}
+
+/// Trains `recipe` on `splits` on `device` with `hooks` after the built-in ones.
+pub fn train(
+    recipe: &Recipe,
+    splits: &Splits,
+    device: &Device,
+    options: &TrainOptions,
+    hooks: Vec<Box<dyn Hook>>,
+) -> Result<RunSummary, crate::Error> {
+    let spec = architecture(recipe, &splits.train)?;
+    if options.resume
+        && let Some(ckpt) = Checkpoint::latest(&run_dir(recipe))?
+    {
+        check_same_recipe(&ckpt, recipe)?;
+    }
+    let ad = device.clone().autodiff();
+    device.seed(recipe.seed);
+    let model: Stack = spec.init(&ad);
+    let data = format!("{} {:?}", recipe.data.dataset, recipe.data.split);
+    let mut trainer = Trainer::new(model, splits.clone(), recipe.train.clone(), recipe.optimizer.clone())
+        .name(&recipe.name)
+        .seed(recipe.seed)
+        .output(recipe.output.clone())
+        .describe(&recipe.model.arch, data)
+        .resume(options.resume)
+        .keep_file(RECIPE_FILE, to_toml(recipe));
+    if let Some(pools) = &recipe.adversarial {
+        trainer = trainer.pools(pools.clone());
+        if let Some(choice) = pools.attacker_device {
+            trainer = trainer.attacker_device(choice.device()?);
+        }
+    }
+    if let Some(penalty) = &recipe.lipschitz {
+        trainer = trainer.penalty(penalty.clone());
+    }
+    if let Some(p) = recipe.pretrain.clone() {
+        let (config, seed) = (recipe.train.clone(), recipe.seed);
+        trainer = trainer.on_fresh_start(Box::new(move |model, train| {
+            Ok(pretrain::pretrain(model, train, &p, &config, seed, &ad)?)
+        }));
+    }
+    for hook in hooks {
+        trainer = trainer.hook(hook);
+    }
+    Ok(trainer.run()?.summary)
+}
+
+/// A resumed run must be the run the checkpoint belongs to (the device may differ).
+fn check_same_recipe(ckpt: &Checkpoint, recipe: &Recipe) -> Result<(), crate::Error> {
+    let saved = Recipe { device: recipe.device, ..saved(ckpt)? };
+    let saved = toml::Value::try_from(&saved).expect("recipes serialise");
+    let now = toml::Value::try_from(recipe).expect("recipes serialise");
+    match first_difference(&saved, &now, "") {
+        None => Ok(()),
+        Some(key) => Err(Error::RecipeChanged { path: ckpt.dir.clone(), key }.into()),
+    }
+}
+
+fn first_difference(a: &toml::Value, b: &toml::Value, prefix: &str) -> Option<String> {
+    match (a, b) {
+        (toml::Value::Table(x), toml::Value::Table(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                match (x.get(k), y.get(k)) {
+                    (Some(u), Some(v)) => first_difference(u, v, &key),
+                    _ => Some(key),
+                }
+            })
+        }
+        _ if a == b => None,
+        _ => Some(prefix.to_string()),
+    }
+}

@@ -1,0 +1,79 @@
+//! One optimizer step: the clean batch and every pool's rows through one pass, the mean
+//! cross-entropy plus the regularizers, backward, update, max-norm.
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+
+use crate::bounds::LipschitzPenalty;
+use crate::data::Batch;
+use crate::model::{Layered, cross_entropy, regularize};
+use crate::pool::LayerBatch;
+
+/// What one optimizer step gives back.
+pub struct StepOutput<M> {
+    pub model: M,
+    /// The batch's loss (cross-entropy plus regularizers), detached, without autodiff.
+    pub loss: Tensor<1>,
+    /// The logits the loss was computed from, detached, without autodiff.
+    pub logits: Tensor<2>,
+}
+
+/// What regularises a step besides the cross-entropy: terms added to the loss, and the max-norm
+/// constraint applied to the weights after the update.
+#[derive(Default)]
+pub struct Regularizers<'a> {
+    /// The paper's weight decay `λ/N · Σ w²` (λ; 0: none).
+    pub weight_decay: f64,
+    /// The Lipschitz-bound penalty, if the run has one and it applies at this step
+    /// (`LipschitzPenalty::if_due`).
+    pub lipschitz: Option<&'a mut LipschitzPenalty>,
+    /// Each unit's incoming weights are scaled back to this L2 norm after the update
+    /// (`regularize::with_max_norm`).
+    pub max_norm: Option<f64>,
+}
+
+/// One optimizer step on `batch` and the pool examples `adversarial`: the mean cross-entropy over
+/// all of them (a layer-k pool example joins the pass at layer k, `Layered::forward_joined`, so it
+/// trains the layers above k) plus the regularizers, backward, update. `model` must live on an
+/// autodiff device. The returned logits are the clean batch's. Fails only when a Lipschitz
+/// penalty is asked of a model that lists no affine maps.
+pub fn train_step<M: Layered + Module>(
+    model: M,
+    optim: &mut ModuleOptimizer,
+    batch: Batch,
+    adversarial: &[LayerBatch],
+    learning_rate: f64,
+    regularizers: Regularizers,
+) -> Result<StepOutput<M>, crate::bounds::Error> {
+    let batch = batch.autodiff();
+    let clean = batch.len();
+    // The clean rows and every pool's rows (each entering at its layer) go through one pass; the
+    // loss is their mean, so each example weighs the same.
+    let mut entries = vec![(0, batch.inputs)];
+    let mut labels = vec![batch.labels];
+    let mut order: Vec<&LayerBatch> = adversarial.iter().collect();
+    order.sort_by_key(|pool| pool.layer);
+    for pool in order {
+        entries.push((pool.layer, pool.inputs.clone().autodiff()));
+        labels.push(pool.labels.clone().autodiff());
+    }
+    let all_logits = model.forward_joined(entries);
+    let labels = if labels.len() == 1 { labels.pop().expect("one") } else { Tensor::cat(labels, 0) };
+    let mut loss = cross_entropy(all_logits.clone(), labels);
+    let logits = if adversarial.is_empty() { all_logits } else { all_logits.narrow(0, 0, clean) };
+    if regularizers.weight_decay > 0.0
+        && let Some(decay) = regularize::weight_decay(&model, regularizers.weight_decay)
+    {
+        loss = loss + decay;
+    }
+    if let Some(penalty) = regularizers.lipschitz {
+        loss = loss + penalty.penalty(&model)?;
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let mut model = optim.step(learning_rate, model, grads);
+    if let Some(limit) = regularizers.max_norm {
+        model = regularize::with_max_norm(model, limit);
+    }
+    Ok(StepOutput { model, loss: loss.detach().inner(), logits: logits.detach().inner() })
+}
