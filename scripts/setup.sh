@@ -20,3 +20,10 @@ torch_dir=$(.venv/bin/python -c "import os, torch; print(os.path.dirname(torch._
 ln -sfn "$torch_dir" .libtorch
 test -f .libtorch/lib/libtorch_cpu.so || { echo "setup: no libtorch_cpu.so under $torch_dir/lib" >&2; exit 1; }
 echo "setup: libtorch at $torch_dir" >&2
+# Fashion-MNIST (Debian's dataset-fashion-mnist) for examples/own_model.rs; where it cannot be
+# installed (no root, no apt) the example and its test read MNIST instead.
+if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+    && echo "setup: installed Fashion-MNIST" >&2 \
+    || echo "setup: Fashion-MNIST not installed (examples fall back to MNIST)" >&2
+fi
