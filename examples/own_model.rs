@@ -141,7 +141,7 @@ pub fn run(quick: bool, device: DeviceChoice, output: &std::path::Path) -> Resul
         (splits.train, splits.test) = (splits.train.head(2000), splits.test.head(500));
     }
     device.seed(1);
-    let model = ResidualNetConfig::new(splits.train.shape(), splits.train.classes()).init(&device.clone().autodiff());
+    let model = ResidualNetConfig::new(splits.train.shape, splits.train.classes).init(&device.clone().autodiff());
     let pools = PoolConfig {
         method: PoolAttack::Pgd,
         epsilon: Radius::PerPool(vec![0.1, 0.3]),

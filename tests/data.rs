@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use blindspot::data::{Dataset, DatasetName, Split};
+use blindspot::data::{Dataset, DatasetName, Images, Split};
 
 fn mnist() -> Dataset {
     Dataset::load(DatasetName::Mnist, Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").as_path())).unwrap()
@@ -13,13 +13,16 @@ fn mnist() -> Dataset {
 fn mnist_loads_with_checksums_and_the_paper_splits() {
     let d = mnist();
     assert_eq!((d.train.len(), d.test.len()), (60_000, 10_000));
-    assert_eq!((d.train.rows, d.train.cols), (28, 28));
+    assert_eq!((d.train.shape, d.train.classes), ([1, 28, 28], 10));
+    assert!(d.train.pixels.iter().all(|p| (0.0..=1.0).contains(p)));
     assert_eq!(d.train.labels[..5], [5, 0, 4, 1, 9]);
     let (p1, p2) = d.halves();
     assert_eq!((p1.len(), p2.len()), (30_000, 30_000));
     // Disjoint and together the whole set: every training image lands in exactly one half
     // (compare image bytes + label as a multiset).
-    let key = |imgs: &blindspot::data::Images, i: usize| (imgs.pixels[i * 784..(i + 1) * 784].to_vec(), imgs.labels[i]);
+    let key = |imgs: &blindspot::data::Images, i: usize| {
+        (imgs.image(i).iter().map(|p| p.to_bits()).collect::<Vec<u32>>(), imgs.labels[i])
+    };
     let mut all: Vec<_> = (0..60_000).map(|i| key(&d.train, i)).collect();
     let mut halves: Vec<_> = (0..30_000).map(|i| key(&p1, i)).chain((0..30_000).map(|i| key(&p2, i))).collect();
     all.sort();
@@ -105,4 +108,76 @@ fn bad_data_is_a_one_line_error_naming_the_file() {
     fs::write(dir.join("t10k-labels-idx1-ubyte"), labels).unwrap();
     let msg = error_of(dir, DatasetName::Mnist);
     assert!(msg.contains("t10k-labels-idx1-ubyte") && msg.contains("checksum mismatch"), "{msg}");
+}
+
+/// Writes a CIFAR-10 batch file of `labels.len()` records: label, then the red, green and blue
+/// planes, pixel p of image i in plane c being `(i + 3p + c) mod 256`.
+fn write_cifar_batch(path: &Path, labels: &[u8]) {
+    let mut bytes = Vec::new();
+    for (i, &label) in labels.iter().enumerate() {
+        bytes.push(label);
+        for c in 0..3 {
+            bytes.extend((0..1024).map(|p| ((i + 3 * p + c) % 256) as u8));
+        }
+    }
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn cifar10_batches_are_read_as_colour_images_and_bad_files_are_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for k in 1..=5 {
+        write_cifar_batch(&dir.join(format!("data_batch_{k}.bin")), &[k as u8, 9, 0]);
+    }
+    write_cifar_batch(&dir.join("test_batch.bin"), &[3, 4]);
+    let d = Dataset::load(DatasetName::Cifar10, Some(dir)).unwrap();
+    assert_eq!((d.train.len(), d.test.len(), d.train.shape, d.train.classes), (15, 2, [3, 32, 32], 10));
+    assert_eq!(d.train.labels[..6], [1, 9, 0, 2, 9, 0]);
+    // Image 1 of the test batch: red plane first, then green, then blue, scaled to [0, 1].
+    let image = d.test.image(1);
+    assert_eq!(image.len(), 3072);
+    for (c, p) in [(0, 0), (0, 5), (1, 0), (2, 1023)] {
+        let want = ((1 + 3 * p + c) % 256) as f32 / 255.0;
+        assert_eq!(image[c * 1024 + p], want, "channel {c} pixel {p}");
+    }
+    assert_eq!(DatasetName::Cifar10.image_shape(), [3, 32, 32]);
+
+    let path = dir.join("data_batch_3.bin");
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.pop();
+    fs::write(&path, &bytes).unwrap();
+    let msg = error_of(dir, DatasetName::Cifar10);
+    assert!(msg.contains("data_batch_3.bin") && msg.contains("3073-byte records"), "{msg}");
+    write_cifar_batch(&path, &[10]);
+    let msg = error_of(dir, DatasetName::Cifar10);
+    assert!(msg.contains("data_batch_3.bin") && msg.contains("label 10"), "{msg}");
+    fs::remove_file(&path).unwrap();
+    let msg = error_of(dir, DatasetName::Cifar10);
+    assert!(msg.contains("data_batch_3.bin") && msg.contains("not found"), "{msg}");
+}
+
+#[test]
+fn an_image_set_is_built_from_a_programs_own_values_and_checked() {
+    let device = blindspot::DeviceChoice::Cpu.device().unwrap();
+    let values: Vec<f32> = (0..2 * 3 * 4 * 5).map(|i| i as f32 / 119.0).collect();
+    let tensor =
+        burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(values.clone(), [2, 3, 4, 5]), &device);
+    let set = Images::from_tensor(tensor, vec![0, 2], 3).unwrap();
+    assert_eq!((set.len(), set.shape, set.classes, set.pixels_per_image()), (2, [3, 4, 5], 3, 60));
+    assert_eq!(set.image(1), &values[60..]);
+    assert_eq!(set.select(&[1]).labels, [2]);
+    let one_line = |e: blindspot::data::Error| {
+        let m = e.to_string();
+        assert!(!m.contains('\n'));
+        m
+    };
+    let m = one_line(Images::new([3, 4, 5], 3, values.clone(), vec![0]).unwrap_err());
+    assert!(m.contains("120 values for 1 images of 60 pixels"), "{m}");
+    let m = one_line(Images::new([3, 4, 5], 2, values.clone(), vec![0, 2]).unwrap_err());
+    assert!(m.contains("label 2 of image 1 is not a class 0-1"), "{m}");
+    let mut bright = values;
+    bright[7] = 1.5;
+    let m = one_line(Images::new([3, 4, 5], 3, bright, vec![0, 1]).unwrap_err());
+    assert!(m.contains("pixel 7 of the set is 1.5"), "{m}");
 }

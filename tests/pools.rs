@@ -94,13 +94,7 @@ fn pools_stay_bounded_with_right_labels_and_bounded_staleness() {
                     for (row, &label) in rows.chunks(784).zip(&labels) {
                         let nearest = (0..train.len())
                             .map(|i| {
-                                (
-                                    i,
-                                    row.iter()
-                                        .zip(&train.pixels[i * 784..(i + 1) * 784])
-                                        .map(|(a, &p)| (a - p as f32 / 255.0).abs())
-                                        .fold(0.0f32, f32::max),
-                                )
+                                (i, row.iter().zip(train.image(i)).map(|(a, p)| (a - p).abs()).fold(0.0f32, f32::max))
                             })
                             .min_by(|a, b| a.1.total_cmp(&b.1))
                             .unwrap();

@@ -32,6 +32,16 @@ impl Default for PgdConfig {
     }
 }
 
+impl PgdConfig {
+    /// Madry et al.'s L∞ PGD: `steps` steps of 2.5·ε/steps from a random start in the ε-ball
+    /// (at least one step). The one step rule of pools, `attack --method pgd`, `compare` and
+    /// `plot robustness`.
+    pub fn linf(epsilon: f64, steps: usize) -> PgdConfig {
+        let steps = steps.max(1);
+        PgdConfig { norm: Norm::Linf, epsilon, step_size: 2.5 * epsilon / steps as f64, steps, random_start: true }
+    }
+}
+
 /// The fast gradient sign method: one step of `epsilon` along the sign of the goal's gradient.
 pub fn fgsm(surface: &Surface, start: Tensor<2>, goal: &Goal, epsilon: f64) -> Adversarials {
     pgd(

@@ -38,6 +38,16 @@ impl Default for LbfgsAttackConfig {
     }
 }
 
+impl LbfgsAttackConfig {
+    /// The defaults with `search_steps` values of c and at most `iterations` solver iterations
+    /// for each.
+    pub fn new(search_steps: usize, iterations: usize) -> LbfgsAttackConfig {
+        let mut config = LbfgsAttackConfig { search_steps, ..Default::default() };
+        config.solver.max_iterations = iterations;
+        config
+    }
+}
+
 /// `c·|z - origin|² + goal.loss(logits(z))` for each row, `c` a column `[batch, 1]`.
 struct PenalisedLoss<'a> {
     surface: &'a Surface<'a>,

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use blindspot::Error;
-use blindspot::attack::{Norm, PgdConfig, TargetKind};
+use blindspot::attack::{PgdConfig, TargetKind};
 use blindspot::experiments::attack::figure;
 use blindspot::experiments::loaded::ImageSet;
 use blindspot::experiments::{AttackMethod, AttackOptions, run_attack};
@@ -65,13 +65,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         batch_size: args.lbfgs.batch_size.max(1),
         seed: args.lbfgs.seed,
         lbfgs: args.lbfgs.config(),
-        pgd: PgdConfig {
-            norm: Norm::Linf,
-            epsilon: args.epsilon,
-            step_size: 2.5 * args.epsilon / args.steps.max(1) as f64,
-            steps: args.steps,
-            random_start: true,
-        },
+        pgd: PgdConfig { steps: args.steps, ..PgdConfig::linf(args.epsilon, args.steps) },
     };
     let bar = ProgressBar::new(args.n as u64);
     bar.set_style(

@@ -161,9 +161,7 @@ impl ModelArgs {
 
 impl LbfgsArgs {
     fn config(&self) -> blindspot::attack::LbfgsAttackConfig {
-        let mut config = blindspot::attack::LbfgsAttackConfig { search_steps: self.search_steps, ..Default::default() };
-        config.solver.max_iterations = self.iterations;
-        config
+        blindspot::attack::LbfgsAttackConfig::new(self.search_steps, self.iterations)
     }
 }
 

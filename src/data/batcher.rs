@@ -4,7 +4,8 @@
 
 use burn::prelude::*;
 
-use super::mnist::{Images, permutation};
+use super::images::Images;
+use super::mnist::permutation;
 
 /// A batch: flattened inputs `[batch, pixels]` in [0, 1] and their labels `[batch]`.
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ impl DeviceImages {
         let device = device.clone().without_autodiff();
         let n = images.len();
         let m = images.pixels_per_image();
-        let inputs = Tensor::<2>::from_data(TensorData::new(images.pixels_f32(), [n, m]), &device);
+        let inputs = Tensor::<2>::from_data(TensorData::new(images.pixels.clone(), [n, m]), &device);
         let labels: Vec<i64> = images.labels.iter().map(|&l| l as i64).collect();
         let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device);
         DeviceImages { inputs, labels, len: n }

@@ -30,6 +30,10 @@ pub enum Error {
     LabelCountMismatch { labels: PathBuf, label_count: usize, images: PathBuf, image_count: usize },
     #[error("{path}: label {label} at index {index} is not a class 0-9")]
     BadLabel { path: PathBuf, index: usize, label: u8 },
+    #[error("{path}: {size} bytes is not a whole number of {record}-byte records")]
+    RecordSize { path: PathBuf, size: usize, record: usize },
+    #[error("image set: {0}")]
+    BadSet(String),
 }
 
 /// An IDX array: its dimensions and its bytes, row-major.

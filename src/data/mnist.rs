@@ -1,4 +1,4 @@
-//! MNIST and Fashion-MNIST in memory, and the splits the paper uses: the full training set, its two
+//! The data sets by name (MNIST, Fashion-MNIST, CIFAR-10), and the splits the paper uses: the full training set, its two
 //! disjoint halves P1 and P2 (30,000 each, fixed seed), and an optional validation hold-out.
 
 use std::path::{Path, PathBuf};
@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::idx::{self, Error, IMAGES_MAGIC, LABELS_MAGIC};
+use super::images::Images;
 
 /// Environment variable that overrides where datasets are read from.
 pub const DATA_DIR_ENV: &str = "BLINDSPOT_DATA_DIR";
@@ -20,6 +21,9 @@ pub const VALIDATION_SEED: u64 = 2013;
 pub enum DatasetName {
     Mnist,
     FashionMnist,
+    /// CIFAR-10's binary version (`data_batch_1.bin` … `data_batch_5.bin`, `test_batch.bin`).
+    #[serde(rename = "cifar10")]
+    Cifar10,
 }
 
 impl DatasetName {
@@ -27,7 +31,13 @@ impl DatasetName {
     pub fn image_shape(self) -> [usize; 3] {
         match self {
             DatasetName::Mnist | DatasetName::FashionMnist => [1, 28, 28],
+            DatasetName::Cifar10 => [3, 32, 32],
         }
+    }
+
+    /// The number of classes.
+    pub fn classes(self) -> usize {
+        10
     }
 
     /// Where the dataset lives when neither `--data-dir` nor `BLINDSPOT_DATA_DIR` says otherwise.
@@ -38,6 +48,7 @@ impl DatasetName {
                 if local.is_dir() { local } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist") }
             }
             DatasetName::FashionMnist => PathBuf::from("/usr/share/datasets/fashion-mnist"),
+            DatasetName::Cifar10 => PathBuf::from("data/cifar-10-batches-bin"),
         }
     }
 
@@ -50,7 +61,7 @@ impl DatasetName {
                 "2646ac647ad5339dbf082846283269ea",
                 "27ae3e4e09519cfbb04c329615203637",
             ]),
-            DatasetName::FashionMnist => None,
+            DatasetName::FashionMnist | DatasetName::Cifar10 => None,
         }
     }
 }
@@ -60,6 +71,7 @@ impl std::fmt::Display for DatasetName {
         f.write_str(match self {
             DatasetName::Mnist => "mnist",
             DatasetName::FashionMnist => "fashion-mnist",
+            DatasetName::Cifar10 => "cifar10",
         })
     }
 }
@@ -77,76 +89,22 @@ pub enum Split {
     P2,
 }
 
-/// Images with labels: `pixels` holds `len() * rows * cols` bytes, row-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Images {
-    pub rows: usize,
-    pub cols: usize,
-    pub pixels: Vec<u8>,
-    pub labels: Vec<u8>,
-}
-
-impl Images {
-    pub fn len(&self) -> usize {
-        self.labels.len()
+/// Reads an IDX image file and its label file (checksums where known) as an image set of 10 classes.
+fn read_idx(images: &Path, labels: &Path, md5: Option<(&str, &str)>) -> Result<Images, Error> {
+    let x = idx::read(images, IMAGES_MAGIC, md5.map(|m| m.0))?;
+    let y = idx::read(labels, LABELS_MAGIC, md5.map(|m| m.1))?;
+    if x.dims[0] != y.dims[0] {
+        return Err(Error::LabelCountMismatch {
+            labels: labels.to_path_buf(),
+            label_count: y.dims[0],
+            images: images.to_path_buf(),
+            image_count: x.dims[0],
+        });
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+    if let Some((index, &label)) = y.data.iter().enumerate().find(|(_, l)| **l > 9) {
+        return Err(Error::BadLabel { path: labels.to_path_buf(), index, label });
     }
-
-    pub fn pixels_per_image(&self) -> usize {
-        self.rows * self.cols
-    }
-
-    /// The shape of one image, `[channels, height, width]`.
-    pub fn shape(&self) -> [usize; 3] {
-        [1, self.rows, self.cols]
-    }
-
-    /// The number of classes its labels name: the largest label plus one.
-    pub fn classes(&self) -> usize {
-        self.labels.iter().max().map_or(0, |&l| l as usize + 1)
-    }
-
-    /// The images at `indices`, in that order.
-    pub fn select(&self, indices: &[usize]) -> Images {
-        let m = self.pixels_per_image();
-        let mut pixels = Vec::with_capacity(indices.len() * m);
-        for &i in indices {
-            pixels.extend_from_slice(&self.pixels[i * m..(i + 1) * m]);
-        }
-        let labels = indices.iter().map(|&i| self.labels[i]).collect();
-        Images { rows: self.rows, cols: self.cols, pixels, labels }
-    }
-
-    /// The first `n` images (all of them if `n` is larger).
-    pub fn head(&self, n: usize) -> Images {
-        let n = n.min(self.len());
-        self.select(&(0..n).collect::<Vec<_>>())
-    }
-
-    /// Pixels scaled to [0, 1], as the paper's box constraint assumes.
-    pub fn pixels_f32(&self) -> Vec<f32> {
-        self.pixels.iter().map(|&p| p as f32 / 255.0).collect()
-    }
-
-    fn read(images: &Path, labels: &Path, md5: Option<(&str, &str)>) -> Result<Images, Error> {
-        let x = idx::read(images, IMAGES_MAGIC, md5.map(|m| m.0))?;
-        let y = idx::read(labels, LABELS_MAGIC, md5.map(|m| m.1))?;
-        if x.dims[0] != y.dims[0] {
-            return Err(Error::LabelCountMismatch {
-                labels: labels.to_path_buf(),
-                label_count: y.dims[0],
-                images: images.to_path_buf(),
-                image_count: x.dims[0],
-            });
-        }
-        if let Some((index, &label)) = y.data.iter().enumerate().find(|(_, l)| **l > 9) {
-            return Err(Error::BadLabel { path: labels.to_path_buf(), index, label });
-        }
-        Ok(Images { rows: x.dims[1], cols: x.dims[2], pixels: x.data, labels: y.data })
-    }
+    Ok(Images::from_bytes([1, x.dims[1], x.dims[2]], 10, &x.data, y.data))
 }
 
 /// A dataset's training and test sets.
@@ -188,13 +146,16 @@ impl Dataset {
                 None => name.default_dir(),
             },
         };
+        if name == DatasetName::Cifar10 {
+            return super::cifar::load(&dir);
+        }
         let sums = name.checksums();
-        let train = Images::read(
+        let train = read_idx(
             &locate(&dir, "train-images-idx3-ubyte"),
             &locate(&dir, "train-labels-idx1-ubyte"),
             sums.map(|s| (s[0], s[1])),
         )?;
-        let test = Images::read(
+        let test = read_idx(
             &locate(&dir, "t10k-images-idx3-ubyte"),
             &locate(&dir, "t10k-labels-idx1-ubyte"),
             sums.map(|s| (s[2], s[3])),

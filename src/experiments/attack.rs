@@ -6,7 +6,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::loaded::{ImageSet, LoadedModel};
-use crate::attack::{self, Adversarials, AttackSummary, Goal, LbfgsAttackConfig, Norm, PgdConfig, Surface, TargetKind};
+use crate::attack::{self, Adversarials, AttackSummary, Goal, LbfgsAttackConfig, PgdConfig, Surface, TargetKind};
 use crate::data::{DeviceImages, Images};
 use crate::model::Layered;
 
@@ -125,8 +125,8 @@ fn correctly_classified(loaded: &LoadedModel, images: &Images, n: usize, device:
 /// magnification). Only for input-layer attacks.
 pub fn figure(run: &AttackRun, title: String, rows: usize) -> crate::report::grid::Figure {
     use crate::report::grid::{Cell, Figure};
-    let (h, w) = (run.images.rows, run.images.cols);
-    let m = h * w;
+    let shape = run.images.shape;
+    let m = run.images.pixels_per_image();
     let mut out = Vec::new();
     let mut offset = 0;
     for adv in &run.batches {
@@ -142,14 +142,9 @@ pub fn figure(run: &AttackRun, title: String, rows: usize) -> crate::report::gri
             let r: Vec<f32> = z.iter().zip(x).map(|(a, b)| a - b).collect();
             let peak = r.iter().fold(1e-12f32, |p, v| p.max(v.abs()));
             out.push(vec![
-                Cell { width: w, height: h, pixels: x.to_vec(), caption: format!("label {label}") },
-                Cell {
-                    width: w,
-                    height: h,
-                    pixels: z.to_vec(),
-                    caption: format!("{label} \u{2192} {}", adv.predicted[i]),
-                },
-                Cell::difference(w, h, &r, format!("\u{d7}{:.0}", 0.5 / peak)),
+                Cell::image(shape, x, format!("label {label}")),
+                Cell::image(shape, z, format!("{label} \u{2192} {}", adv.predicted[i])),
+                Cell::difference(shape, &r, format!("\u{d7}{:.0}", 0.5 / peak)),
             ]);
         }
         offset += adv.len();
@@ -164,9 +159,7 @@ pub fn figure(run: &AttackRun, title: String, rows: usize) -> crate::report::gri
 pub fn pgd_accuracy(loaded: &LoadedModel, n: usize, epsilon: f64, steps: usize, device: &Device) -> Result<f64, Error> {
     let images = DeviceImages::new(&loaded.images(ImageSet::Test).head(n), device);
     let surface = Surface::new(&loaded.model, 0)?;
-    let steps = steps.max(1);
-    let config =
-        PgdConfig { norm: Norm::Linf, epsilon, step_size: 2.5 * epsilon / steps as f64, steps, random_start: true };
+    let config = PgdConfig::linf(epsilon, steps);
     device.seed(1);
     let mut right = 0usize;
     for batch in images.in_order(500) {

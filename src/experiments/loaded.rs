@@ -32,12 +32,9 @@ impl std::fmt::Display for ImageSet {
 /// `checkpoint`, for images of its data set's shape.
 pub fn checkpoint_model(checkpoint: &Checkpoint, device: &Device) -> Result<(Recipe, ModelSpec, Stack), crate::Error> {
     let recipe = recipe::saved(checkpoint)?;
-    let image = recipe.data.dataset.image_shape();
-    let spec = recipe::model_spec(&recipe, image, 10).ok_or_else(|| recipe::run::Error::Arch {
-        arch: recipe.model.arch.clone(),
-        height: image[1],
-        width: image[2],
-    })?;
+    let (shape, classes) = (recipe.data.dataset.image_shape(), recipe.data.dataset.classes());
+    let spec = recipe::model_spec(&recipe, shape, classes)
+        .ok_or_else(|| recipe::run::Error::Arch { arch: recipe.model.arch.clone(), shape })?;
     let model = checkpoint.load_model(spec.init(device))?;
     Ok((recipe, spec, model))
 }

@@ -111,12 +111,7 @@ fn n_images(options: &ReproduceOptions) -> usize {
 }
 
 fn lbfgs(options: &ReproduceOptions) -> LbfgsAttackConfig {
-    let mut config = LbfgsAttackConfig::default();
-    if options.quick {
-        config.solver.max_iterations = 30;
-        config.search_steps = 8;
-    }
-    config
+    if options.quick { LbfgsAttackConfig::new(8, 30) } else { LbfgsAttackConfig::default() }
 }
 
 /// The run folder of recipe `name`, trained first if it has no finished run there.

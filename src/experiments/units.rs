@@ -127,19 +127,11 @@ pub fn units(loaded: &LoadedModel, options: &UnitsOptions, device: &Device) -> R
 /// images left to right, each captioned with its label; a row's label gives the share of its
 /// images that carry the majority label.
 pub fn figure(report: &UnitsReport, images: &Images, title: String) -> Figure {
-    let (h, w) = (images.rows, images.cols);
-    let m = h * w;
     let directions: Vec<&Direction> = report.units.iter().chain(&report.directions).collect();
     let rows = directions
         .iter()
         .map(|d| {
-            d.images
-                .iter()
-                .map(|&i| {
-                    let pixels = images.pixels[i * m..(i + 1) * m].iter().map(|&p| p as f32 / 255.0).collect();
-                    Cell { width: w, height: h, pixels, caption: images.labels[i].to_string() }
-                })
-                .collect()
+            d.images.iter().map(|&i| Cell::image(images.shape, images.image(i), images.labels[i].to_string())).collect()
         })
         .collect();
     let row_labels = directions

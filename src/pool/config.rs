@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{LbfgsAttackConfig, Norm, PgdConfig};
+use crate::attack::{LbfgsAttackConfig, PgdConfig};
 use crate::config::{Invalid, at_least_one, ensure};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,20 +144,12 @@ impl PoolConfig {
     /// The PGD a pool at radius `epsilon` runs: L∞, `steps` steps of 2.5·ε/steps from a random
     /// start (Madry et al.'s step rule).
     pub fn pgd(&self, epsilon: f64) -> PgdConfig {
-        PgdConfig {
-            norm: Norm::Linf,
-            epsilon,
-            step_size: 2.5 * epsilon / self.steps as f64,
-            steps: self.steps,
-            random_start: true,
-        }
+        PgdConfig::linf(epsilon, self.steps)
     }
 
     /// The L-BFGS search an L-BFGS pool runs.
     pub fn lbfgs(&self) -> LbfgsAttackConfig {
-        let mut config = LbfgsAttackConfig { search_steps: self.search_steps, ..Default::default() };
-        config.solver.max_iterations = self.iterations;
-        config
+        LbfgsAttackConfig::new(self.search_steps, self.iterations)
     }
 
     /// Checks every field that does not depend on the model (its layers are checked against the

@@ -19,8 +19,8 @@ pub enum Error {
         "{path}: the checkpoint was made by a different recipe ({key} differs); train without --resume to start over"
     )]
     RecipeChanged { path: PathBuf, key: String },
-    #[error("model.arch: {arch} does not fit {height}x{width} images")]
-    Arch { arch: String, height: usize, width: usize },
+    #[error("model.arch: {arch} does not fit {}x{} images of {} channels", shape[1], shape[2], shape[0])]
+    Arch { arch: String, shape: [usize; 3] },
 }
 
 /// How to run a recipe.
@@ -57,9 +57,9 @@ pub fn splits(recipe: &Recipe, dataset: &Dataset) -> Splits {
 
 /// The zoo model the recipe names, for images like `images`.
 pub fn architecture(recipe: &Recipe, images: &Images) -> Result<ModelSpec, Error> {
-    model_spec(recipe, [1, images.rows, images.cols], 10)
+    model_spec(recipe, images.shape, images.classes)
         .filter(|s| s.inputs() == images.pixels_per_image())
-        .ok_or_else(|| Error::Arch { arch: recipe.model.arch.clone(), height: images.rows, width: images.cols })
+        .ok_or_else(|| Error::Arch { arch: recipe.model.arch.clone(), shape: images.shape })
 }
 
 /// Loads the recipe's data, then trains it with the default hooks followed by `extra` hooks.

@@ -18,13 +18,26 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// A perturbation shown on mid-gray: 0.5 + r · (0.5 / max|r|), so its shape is visible
-    /// whatever its size.
-    pub fn difference(width: usize, height: usize, r: &[f32], caption: String) -> Cell {
+    /// An image of `shape` (`[channels, height, width]`, values in [0, 1]) in gray: the mean of
+    /// its channels.
+    pub fn image(shape: [usize; 3], values: &[f32], caption: String) -> Cell {
+        Cell { width: shape[2], height: shape[1], pixels: gray(shape, values), caption }
+    }
+
+    /// A perturbation of an image of `shape` shown on mid-gray: 0.5 + r · (0.5 / max|r|) (r the
+    /// mean over channels), so its shape is visible whatever its size.
+    pub fn difference(shape: [usize; 3], r: &[f32], caption: String) -> Cell {
+        let r = gray(shape, r);
         let peak = r.iter().fold(1e-12f32, |m, v| m.max(v.abs()));
         let pixels = r.iter().map(|v| 0.5 + 0.5 * v / peak).collect();
-        Cell { width, height, pixels, caption }
+        Cell { width: shape[2], height: shape[1], pixels, caption }
     }
+}
+
+/// The mean over channels of `[channels, height, width]` values.
+fn gray([channels, height, width]: [usize; 3], values: &[f32]) -> Vec<f32> {
+    let plane = height * width;
+    (0..plane).map(|i| (0..channels).map(|c| values[c * plane + i]).sum::<f32>() / channels as f32).collect()
 }
 
 /// Rows of cells, drawn at `scale` canvas pixels per image pixel.

@@ -95,9 +95,13 @@ impl<M> Hook<M> for TensorBoard {
 }
 
 /// Up to 16 square grayscale images with values in [0, 1], laid out 4 × 4 as one square RGB image
-/// (interleaved, as tensorboard-rs wants it); `None` without images.
+/// (interleaved, as tensorboard-rs wants it); `None` without images or for images that are not
+/// square grayscale (colour pools are not drawn).
 fn image_tile(images: &[Vec<f32>]) -> Option<(Vec<u8>, usize)> {
     let side = (images.first()?.len() as f64).sqrt() as usize;
+    if side * side != images[0].len() {
+        return None;
+    }
     let size = 4 * side;
     let mut rgb = vec![0u8; size * size * 3];
     for (k, image) in images.iter().take(16).enumerate() {
