@@ -1,4 +1,4 @@
-//! How errors reach a user: one line, and an exit code (2 for usage, 1 for a failure).
+//! The library's errors, each shown as one line; the causes are kept (`#[source]`).
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -28,18 +28,10 @@ pub enum Error {
     Figure(#[from] crate::report::canvas::Error),
     #[error("{arch} has layers 1 to {depth}: there is no layer {layer}")]
     NoLayer { arch: String, layer: usize, depth: usize },
+    #[error("unknown architecture {name:?}: expected one of {}", crate::model::zoo::names())]
+    UnknownArch { name: String },
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
-}
-
-impl Error {
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Usage(_) | Error::Recipe(_) => 2,
-            _ => 1,
-        }
-    }
 }

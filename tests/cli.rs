@@ -345,7 +345,7 @@ fn lipschitz_prints_the_papers_table_for_an_architecture_or_a_checkpoint_and_rej
     let md = stdout(&run(&["lipschitz", "--arch", "fc100-100-10", "--markdown"]));
     assert!(md.starts_with("| layer | size | stride | upper bound |") && md.lines().count() == 5, "{md}");
 
-    assert_one_line_error(&run(&["lipschitz", "--arch", "vgg"]), 2, "--arch: unknown architecture \"vgg\"");
+    assert_one_line_error(&run(&["lipschitz", "--arch", "vgg"]), 2, "--arch vgg: unknown architecture");
     assert_one_line_error(
         &run(&["lipschitz", "--arch", "convnet", "--layer", "7"]),
         1,

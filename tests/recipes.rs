@@ -136,13 +136,13 @@ fn set_overrides_keys_and_reports_its_own_errors() {
     assert_eq!(r.model.dropout, vec![0.1, 0.2, 0.3]);
     assert_eq!(r.data.split, blindspot::data::Split::P1);
     let msg = err(GOOD, &["train.epochs=ten"]);
-    assert!(msg.starts_with("--set train.epochs=ten:") && msg.contains("invalid type"), "{msg}");
+    assert!(msg.starts_with("override train.epochs=ten:") && msg.contains("invalid type"), "{msg}");
     let msg = err(GOOD, &["train.epoch=3"]);
     assert!(msg.contains("unknown field `epoch`"), "{msg}");
     let msg = err(GOOD, &["epochs"]);
-    assert!(msg.starts_with("--set epochs: expected key=value"), "{msg}");
+    assert!(msg.starts_with("override epochs: expected key=value"), "{msg}");
     let msg = err(GOOD, &["base=other.toml"]);
-    assert!(msg.starts_with("--set base=other.toml: a base is merged before --set"), "{msg}");
+    assert!(msg.starts_with("override base=other.toml: a base is merged before overrides"), "{msg}");
 }
 
 /// Writes `files` (name, text) into a fresh folder and loads the first.

@@ -21,7 +21,7 @@ pub use target::TargetKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("--layer {layer} is out of range: the model has layers 0 (the input) to {}", depth - 1)]
+    #[error("layer {layer} is out of range: the model has layers 0 (the input) to {}", depth - 1)]
     Layer { layer: usize, depth: usize },
     #[error("target label {target} is not a class 0-{}", classes - 1)]
     Target { target: usize, classes: usize },

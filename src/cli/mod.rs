@@ -16,6 +16,7 @@ mod units;
 
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 
 use blindspot::Error;
@@ -105,9 +106,43 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            eprintln!("error: {}", message(&e));
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// The one line a user sees: the library's message, naming the flag whose value it speaks of.
+fn message(e: &Error) -> String {
+    use blindspot::experiments::{attack as attacks, units};
+    use blindspot::{attack, recipe};
+    match e {
+        Error::Attack(attacks::Error::TooMany { n, available, set }) => {
+            format!("--n {n}: the {set} set has only {available} correctly classified images")
+        }
+        Error::Attack(attacks::Error::Zero) => "--n must be at least 1".into(),
+        Error::Attack(attacks::Error::Attack(attack::Error::Layer { layer, depth })) => {
+            format!("--layer {layer} is out of range: the model has layers 0 (the input) to {}", depth - 1)
+        }
+        Error::Units(units::Error::Layer { layer, depth }) => {
+            format!("--layer {layer}: units are the outputs of hidden layers 1 to {}", depth - 1)
+        }
+        Error::Units(units::Error::Top { top, available }) => {
+            format!("--top {top} is larger than the {available} test images")
+        }
+        Error::Recipe(recipe::Error::Set { assignment, message }) => format!("--set {assignment}: {message}"),
+        Error::UnknownArch { name } => {
+            format!("--arch {name}: unknown architecture, expected one of {}", blindspot::model::zoo::names())
+        }
+        e => e.to_string(),
+    }
+}
+
+/// The exit code: 2 for a usage error (a bad flag or recipe), 1 for a failure.
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::Usage(_) | Error::Recipe(_) | Error::UnknownArch { .. } => 2,
+        _ => 1,
     }
 }
 
@@ -165,6 +200,21 @@ impl LbfgsArgs {
     }
 }
 
+/// The names of the library's attacks and image sets, as `--method` and `--images` take them.
+const METHODS: &[&str] = &["lbfgs", "fgsm", "pgd", "noise"];
+const IMAGE_SETS: &[&str] = &["train", "test"];
+
+/// A clap parser for one of the library's kebab-case enums, by its serde names (the library knows
+/// nothing of clap); `--help` lists `names`.
+fn named<T>(names: &'static [&'static str]) -> impl TypedValueParser<Value = T>
+where
+    T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    clap::builder::PossibleValuesParser::new(names).map(|name: String| {
+        serde_json::from_value(serde_json::Value::String(name)).expect("every listed name is a variant")
+    })
+}
+
 /// Prints `value` as pretty JSON on stdout.
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
     println!("{}", serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))?);
@@ -195,4 +245,21 @@ fn quiet_attacker_panics() {
             default(info);
         }
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use blindspot::experiments::reproduce::Experiment;
+    use blindspot::experiments::{AttackMethod, loaded::ImageSet};
+
+    fn parses<T: serde::de::DeserializeOwned>(names: &[&str]) -> bool {
+        names.iter().all(|n| serde_json::from_value::<T>(serde_json::Value::String(n.to_string())).is_ok())
+    }
+
+    #[test]
+    fn every_listed_name_is_a_variant_of_the_librarys_enum() {
+        assert!(parses::<AttackMethod>(super::METHODS));
+        assert!(parses::<ImageSet>(super::IMAGE_SETS));
+        assert!(parses::<Experiment>(&["table1", "table2", "table3", "table4"]));
+    }
 }

@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long, default_value_t = 100)]
     n: usize,
     /// Which images: the first model's training split or the test set.
-    #[arg(long, value_enum, default_value = "test")]
+    #[arg(long, default_value = "test", value_parser = super::named::<ImageSet>(super::IMAGE_SETS))]
     images: ImageSet,
     /// Gaussian-noise baseline rows: standard deviations, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0.1,0.3")]
@@ -40,15 +40,6 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Error> {
     let device = args.model.device.device()?;
     let models = args.checkpoints.iter().map(|p| args.model.open(p, &device)).collect::<Result<Vec<_>, _>>()?;
-    if let Some(other) = models.iter().find(|m| m.dataset.name != models[0].dataset.name) {
-        return Err(Error::Usage(format!(
-            "{} is a {} model but {} is a {} model",
-            other.name(),
-            other.dataset.name,
-            models[0].name(),
-            models[0].dataset.name
-        )));
-    }
     let options = TransferOptions {
         n: args.n,
         images: args.images,

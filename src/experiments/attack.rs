@@ -10,16 +10,16 @@ use crate::attack::{self, Adversarials, AttackSummary, Goal, LbfgsAttackConfig, 
 use crate::data::{DeviceImages, Images};
 use crate::model::Layered;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AttackMethod {
     /// The paper's minimal perturbations: box-constrained L-BFGS with a search over c.
     Lbfgs,
-    /// One signed-gradient step of size --epsilon.
+    /// One signed-gradient step of size ε.
     Fgsm,
-    /// Projected gradient descent in an L∞ ball of radius --epsilon.
+    /// Projected gradient descent in an L∞ ball of radius ε.
     Pgd,
-    /// Gaussian noise of standard deviation --epsilon (baseline).
+    /// Gaussian noise of standard deviation ε (baseline).
     Noise,
 }
 
@@ -46,10 +46,14 @@ pub struct AttackRun {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("--n {n}: the {set} set has only {available} correctly classified images")]
+    #[error("{n} images asked for: the {set} set has only {available} correctly classified images")]
     TooMany { n: usize, available: usize, set: ImageSet },
-    #[error("--n must be at least 1")]
+    #[error("attack at least 1 image")]
     Zero,
+    #[error("no models to attack")]
+    NoModels,
+    #[error("{other} is a {other_data} model but {first} is a {first_data} model")]
+    MixedData { other: String, other_data: String, first: String, first_data: String },
     #[error(transparent)]
     Attack(#[from] attack::Error),
 }

@@ -46,9 +46,8 @@ pub fn lipschitz(
             (spec, model)
         }
         Source::Arch { name, input, seed } => {
-            let spec = zoo::spec(name, *input, 10).ok_or_else(|| {
-                crate::Error::Usage(format!("--arch: unknown architecture {name:?}: expected one of {}", zoo::names()))
-            })?;
+            let spec =
+                zoo::spec(name, *input, 10).ok_or_else(|| crate::Error::UnknownArch { name: name.to_string() })?;
             device.seed(*seed);
             let model = spec.init(device);
             // burn initialises parameters when first read: read them now, so the table's times are the

@@ -10,7 +10,7 @@ use crate::recipe::{self, Recipe};
 use crate::train::Checkpoint;
 
 /// Which images an experiment uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageSet {
     /// The model's own training split (Table 1 attacks training images).

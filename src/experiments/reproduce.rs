@@ -57,7 +57,7 @@ pub fn paper() -> PaperFigures {
     toml::from_str(include_str!("../../data/paper.toml")).expect("data/paper.toml is valid")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Experiment {
     /// MNIST models: train / test error and mean minimal distortion on training images.

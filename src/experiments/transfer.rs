@@ -86,7 +86,15 @@ pub fn transfer(
     device: &Device,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<TransferTable, Error> {
-    let first = &sources[0];
+    let first = sources.first().ok_or(Error::NoModels)?;
+    if let Some(other) = sources.iter().chain(models).find(|m| m.dataset.name != first.dataset.name) {
+        return Err(Error::MixedData {
+            other: other.name().to_string(),
+            other_data: other.dataset.name.to_string(),
+            first: first.name().to_string(),
+            first_data: first.dataset.name.to_string(),
+        });
+    }
     let pool: Images = first.images(options.images);
     if options.n == 0 {
         return Err(Error::Zero);

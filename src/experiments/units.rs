@@ -16,9 +16,9 @@ use crate::report::grid::{Cell, Figure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("--layer {layer}: units are the outputs of hidden layers 1 to {}", depth - 1)]
+    #[error("layer {layer} has no units to study: units are the outputs of hidden layers 1 to {}", depth - 1)]
     Layer { layer: usize, depth: usize },
-    #[error("--top {top} is larger than the {available} test images")]
+    #[error("the top {top} images asked for, but there are {available} test images")]
     Top { top: usize, available: usize },
 }
 

@@ -21,7 +21,7 @@ pub enum Error {
     Key { origin: String, line: usize, key: String, message: String },
     #[error("{origin}: {key}: {message}")]
     KeyNoLine { origin: String, key: String, message: String },
-    #[error("--set {assignment}: {message}")]
+    #[error("override {assignment}: {message}")]
     Set { assignment: String, message: String },
 }
 
@@ -91,7 +91,7 @@ fn apply_sets(document: &mut DocumentMut, sets: &[String]) -> Result<(), Error> 
             return Err(bad("empty key"));
         }
         if path == [base::KEY] {
-            return Err(bad("a base is merged before --set: name it in the recipe file"));
+            return Err(bad("a base is merged before overrides: name it in the recipe file"));
         }
         let raw = raw.trim();
         let value: Value = raw.parse().unwrap_or_else(|_| Value::from(raw));
