@@ -358,3 +358,49 @@ fn lipschitz_prints_the_papers_table_for_an_architecture_or_a_checkpoint_and_rej
         "--iterations must be at least 1",
     );
 }
+
+/// Writes CIFAR-10 batch files of `n` records each into `dir`: a random label, and every pixel of
+/// every channel a brightness that grows with the label (so a model can learn it) plus noise.
+fn write_cifar(dir: &std::path::Path, n: usize) {
+    let mut state = 7u32;
+    let mut next = move || {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        (state >> 16) as u8
+    };
+    for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"] {
+        let mut bytes = Vec::new();
+        for _ in 0..n {
+            let label = next() % 10;
+            bytes.push(label);
+            bytes.extend((0..3072).map(|_| label * 25 + next() % 20));
+        }
+        std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();
+    }
+}
+
+#[test]
+fn a_cifar10_recipe_trains_a_colour_model_with_a_pool_and_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_cifar(tmp.path(), 60);
+    let body = format!(
+        "[data]\ndataset = \"cifar10\"\ndir = \"{}\"\n[model]\narch = \"convnet\"\n[optimizer]\nkind = \"adam\"\nlearning_rate = 0.002\n[train]\nepochs = 2\nbatch_size = 50\n[adversarial]\nlayers = [0]\nattackers = 0\npool_size = 100",
+        tmp.path().display()
+    );
+    let recipe = quick_recipe(tmp.path(), "cifar", &body);
+    let out = run(&["train", recipe.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["epochs"], 2);
+    assert!(summary["history"][1]["pools"][0]["used"].as_u64().unwrap() > 0);
+    let run_dir = tmp.path().join("runs/cifar");
+    let eval = run(&["eval", run_dir.to_str().unwrap(), "--json"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&eval)).unwrap();
+    assert_eq!(report["test_examples"], 60);
+    assert_eq!(report["test_error"], summary["test_error"]);
+    // The model takes 3 × 32 × 32 inputs: its first convolution has 3 input channels.
+    let table = stdout(&run(&["lipschitz", run_dir.to_str().unwrap(), "--json"]));
+    let bounds: serde_json::Value = serde_json::from_str(&table).unwrap();
+    assert_eq!(bounds["input"], serde_json::json!([3, 32, 32]));
+    assert!(bounds["layers"][0]["size"].as_str().unwrap().starts_with("3 × 5 × 5"), "{table}");
+}
