@@ -65,7 +65,7 @@ pub enum Error {
     NotAutodiff,
     #[error(transparent)]
     Pool(#[from] crate::pool::Error),
-    #[error("lipschitz penalty: {0}")]
+    #[error(transparent)]
     Penalty(#[from] crate::bounds::Error),
     #[error("fresh-start preparation failed: {0}")]
     FreshStart(#[source] HookError),
