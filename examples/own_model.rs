@@ -174,14 +174,22 @@ pub fn run(quick: bool, device: DeviceChoice, output: &std::path::Path) -> Resul
 }
 
 #[allow(dead_code)]
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    if let Err(e) = report() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Runs the example as its flags say and prints what it measured.
+fn report() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let device = match args.iter().position(|a| a == "--device") {
         Some(i) => args.get(i + 1).ok_or("--device needs a value")?.parse()?,
         None => DeviceChoice::Cpu,
     };
     let report = run(args.iter().any(|a| a == "--quick"), device, "checkpoints".as_ref())?;
-    let s = &report.summary;
+    let (s, a) = (&report.summary, &report.attack);
     println!(
         "{}: test error {:.2}% after {} epochs ({:.1} s/epoch)",
         s.run,
@@ -189,7 +197,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.epochs,
         s.seconds_per_epoch
     );
-    let a = &report.attack;
     println!("L-BFGS: {:.0}% reached their targets, mean distortion {:.4}", 100.0 * a.success_rate, a.mean_distortion);
     print!("{}", report.bounds.table().markdown());
     println!("network bound {:.3e}", report.bounds.network.unwrap_or(f64::NAN));

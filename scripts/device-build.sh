@@ -3,7 +3,8 @@
 # machine's `run` to carry: that machine has PyTorch but no Rust. See scripts/device-check.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release
+cargo build --release --bin blindspot --example own_model
 mkdir -p .gpu
 strip -o .gpu/blindspot target/release/blindspot
-ls -la .gpu/blindspot
+strip -o .gpu/own_model target/release/examples/own_model
+ls -la .gpu/blindspot .gpu/own_model

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks, run on the device machine (H100/H200 with PyTorch but no Rust) in one call:
-#   1. CUDA really runs, the AlexNet-shaped Lipschitz table, trainer throughput with pools off / on
+#   1. CUDA really runs, the AlexNet-shaped Lipschitz table, examples/own_model.rs (a user's residual
+#      CNN through the library: `--quick` on the device), trainer throughput with pools off / on
 #      with attackers on the GPU (1, 2, 4 threads) and on the host CPU (adversarial.attacker_device);
 #   2. full-length accuracy runs on the GPU, 3 seeds each side by side, then `compare` measures them:
 #      the PGD input pool, and minimal (L-BFGS) per-layer pools made by 4 CPU attackers per run.
@@ -25,6 +26,8 @@ stamp "phase 1"
 T0=$(secs)
 t=$(secs); timeout 60 $B lipschitz --arch alexnet --device "$DEVICE" --json >$L/alexnet.json 2>$L/alexnet.err
 rc=$?; stamp "alexnet table: $(since $t) s, rc $rc"
+t=$(secs); timeout 60 .gpu/own_model --quick --device "$DEVICE" >$L/own_model.txt 2>&1
+rc=$?; stamp "own_model --quick: $(since $t) s, rc $rc"
 tp() { # name recipe [--set ...]
     if awk -v t="$(since $T0)" 'BEGIN { exit !(t > 170) }'; then stamp "throughput $1: skipped (phase 1 over time)"; return 1; fi
     (sleep 8; nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv >$L/$1.smi 2>&1) &
