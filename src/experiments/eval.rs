@@ -28,7 +28,7 @@ pub fn evaluate(path: &Path, device: &Device, data_dir: Option<&Path>) -> Result
     let loaded = LoadedModel::open(path, device, data_dir)?;
     let recipe = &loaded.recipe;
     let splits = crate::recipe::splits(recipe, &loaded.dataset);
-    let test = loaded.dataset.test.clone();
+    let test = &loaded.dataset.test;
     let error = |images: &Images| error_rate(&loaded.model, &DeviceImages::new(images, device));
     Ok(EvalReport {
         checkpoint: loaded.checkpoint.dir.display().to_string(),
@@ -37,7 +37,7 @@ pub fn evaluate(path: &Path, device: &Device, data_dir: Option<&Path>) -> Result
         epoch: loaded.checkpoint.state.epoch,
         train_error: error(&splits.train),
         validation_error: splits.validation.as_ref().map(error),
-        test_error: error(&test),
+        test_error: error(test),
         test_examples: test.len(),
     })
 }

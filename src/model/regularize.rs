@@ -13,12 +13,13 @@ pub fn weight_decay<M: Module>(model: &M, lambda: f64) -> Option<Tensor<1>> {
     struct Sum(Option<Tensor<1>>);
     impl ModuleVisitor for Sum {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let units = match D {
-                2 => param.val().dims()[1],
-                4 => param.val().dims()[0],
-                _ => return,
-            };
-            let term = param.val().square().sum().div_scalar(units as f64);
+            // Biases are not read at all: reading a lazy parameter initialises it.
+            if D != 2 && D != 4 {
+                return;
+            }
+            let weight = param.val();
+            let units = if D == 2 { weight.dims()[1] } else { weight.dims()[0] };
+            let term = weight.square().sum().div_scalar(units as f64);
             self.0 = Some(match self.0.take() {
                 Some(total) => total + term,
                 None => term,

@@ -66,9 +66,6 @@ pub fn architecture(recipe: &Recipe, images: &Images) -> Result<ModelSpec, Error
 pub fn run(recipe: &Recipe, options: &TrainOptions, extra: Vec<Box<dyn Hook>>) -> Result<RunSummary, crate::Error> {
     let dataset = Dataset::load(recipe.data.dataset, recipe.data.dir.as_deref())?;
     let device = options.device.device()?;
-    if let Some(choice) = recipe.adversarial.as_ref().and_then(|a| a.attacker_device) {
-        choice.device()?;
-    }
     train(recipe, &splits(recipe, &dataset), &device, options, extra)
 }
 
@@ -99,9 +96,6 @@ pub fn train(
         .keep_file(RECIPE_FILE, to_toml(recipe));
     if let Some(pools) = &recipe.adversarial {
         trainer = trainer.pools(pools.clone());
-        if let Some(choice) = pools.attacker_device {
-            trainer = trainer.attacker_device(choice.device()?);
-        }
     }
     if let Some(penalty) = &recipe.lipschitz {
         trainer = trainer.penalty(penalty.clone());

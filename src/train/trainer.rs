@@ -64,6 +64,8 @@ pub enum Error {
     #[error("the model's weights are not on an autodiff device: build it on `device.autodiff()`")]
     NotAutodiff,
     #[error(transparent)]
+    Device(#[from] crate::backend::Error),
+    #[error(transparent)]
     Pool(#[from] crate::pool::Error),
     #[error(transparent)]
     Penalty(#[from] crate::bounds::Error),
@@ -101,7 +103,6 @@ pub struct Trainer<M> {
     arch: String,
     data_name: String,
     pools: Option<PoolConfig>,
-    attacker_device: Option<Device>,
     penalty: Option<PenaltyConfig>,
     hooks: Vec<Box<dyn Hook<M>>>,
     resume: bool,
@@ -126,7 +127,6 @@ impl<M: PoolModel> Trainer<M> {
             arch: "custom".into(),
             data_name: "images".into(),
             pools: None,
-            attacker_device: None,
             penalty: None,
             hooks: Vec::new(),
             resume: false,
@@ -158,15 +158,10 @@ impl<M: PoolModel> Trainer<M> {
         self
     }
 
-    /// Adversarial pools (section 4.2 of the paper) mixed into every batch.
+    /// Adversarial pools (section 4.2 of the paper) mixed into every batch; their attackers run
+    /// on `attacker_device`, or where the model is.
     pub fn pools(mut self, pools: PoolConfig) -> Self {
         self.pools = Some(pools);
-        self
-    }
-
-    /// Where the pools' attacker threads run (default: where the model is).
-    pub fn attacker_device(mut self, device: Device) -> Self {
-        self.attacker_device = Some(device);
         self
     }
 
@@ -222,6 +217,7 @@ impl<M: PoolModel> Trainer<M> {
     /// Trains; returns the trained model and the final figures.
     pub fn run(mut self) -> Result<Trained<M>, Error> {
         self.check()?;
+        let attacker_device = self.pools.as_ref().and_then(|p| p.attacker_device).map(|c| c.device()).transpose()?;
         let run_dir = self.run_dir();
         let ad = self.model.devices().into_iter().next().ok_or(Error::NotAutodiff)?;
         let device = ad.clone().without_autodiff();
@@ -254,7 +250,7 @@ impl<M: PoolModel> Trainer<M> {
         }
         // Attacker threads on the CPU take cores that this thread's libtorch (OpenMP) team would
         // otherwise spin-wait for, slowing every step several times over: keep the remaining cores.
-        let attackers_on_cpu = DeviceChoice::of(self.attacker_device.as_ref().unwrap_or(&device)) == DeviceChoice::Cpu;
+        let attackers_on_cpu = DeviceChoice::of(attacker_device.as_ref().unwrap_or(&device)) == DeviceChoice::Cpu;
         let _threads = self
             .pools
             .as_ref()
@@ -273,7 +269,7 @@ impl<M: PoolModel> Trainer<M> {
                     cell.clone(),
                     epoch_seed(self.seed ^ 0xAD7, state.epoch),
                     &device,
-                    self.attacker_device.as_ref(),
+                    attacker_device.as_ref(),
                 )?;
                 hooks.push(Box::new(SnapshotPublisher { cell, every: config.snapshot_every as u64 }));
                 Some(loader)
