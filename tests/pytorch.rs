@@ -4,7 +4,6 @@
 mod common;
 
 use blindspot::data::{Dataset, DatasetName, DeviceImages};
-use blindspot::experiments::LoadedModel;
 use blindspot::{DeviceChoice, Layered};
 use common::*;
 
@@ -21,7 +20,7 @@ fn python(args: &[&str]) -> String {
 /// Our logits for the first `n` test images from the run folder `run`.
 fn our_logits(run: &std::path::Path, n: usize) -> Vec<f32> {
     let device = DeviceChoice::Cpu.device().unwrap();
-    let loaded = LoadedModel::open(run, &device, None).unwrap();
+    let loaded = blindspot::recipe::open(run, &device, None).unwrap();
     let data = Dataset::load(DatasetName::Mnist, None).unwrap();
     let x = DeviceImages::new(&data.test.head(n), &device).all().inputs;
     loaded.model.forward(x).into_data().iter::<f32>().collect()

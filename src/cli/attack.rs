@@ -90,13 +90,13 @@ pub fn run(args: Args) -> Result<(), Error> {
             TargetKind::LeastLikely => "least likely labels".to_string(),
             TargetKind::Untargeted => "untargeted".to_string(),
         };
-        let title = format!("{}: {method}, {target}", loaded.name());
+        let title = format!("{}: {method}, {target}", loaded.name);
         figure(&run, title, args.rows).write(path)?;
     }
     let s = &run.summary;
     if args.json {
         return print_json(&serde_json::json!({
-            "model": loaded.name(),
+            "model": loaded.name,
             "method": args.method,
             "layer": args.layer,
             "images": args.images,
@@ -106,7 +106,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     println!(
         "{} {:?} layer {}: {} examples, success {:.1}%, distortion mean {:.4} median {:.4}, {:.4} s per example",
-        loaded.name(),
+        loaded.name,
         args.method,
         args.layer,
         s.examples,

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-use blindspot::experiments::compare::{CompareOptions, compare};
-use blindspot::experiments::runs::Progress;
+use blindspot::recipe::compare::{CompareOptions, compare};
+use blindspot::recipe::runs::Progress;
 use blindspot::{DeviceChoice, Error};
 
 use super::print_json;

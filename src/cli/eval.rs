@@ -18,7 +18,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Error> {
     let device = args.model.device.device()?;
-    let report = evaluate(&args.checkpoint, &device, args.model.data_dir.as_deref())?;
+    let report = evaluate(&args.model.open(&args.checkpoint, &device)?, &device);
     if args.json {
         return print_json(&report);
     }

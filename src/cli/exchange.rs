@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use blindspot::experiments::exchange;
+use blindspot::recipe::exchange;
 use blindspot::{DeviceChoice, Error};
 
 #[derive(Debug, clap::Args)]

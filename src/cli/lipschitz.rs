@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
 use blindspot::bounds::Lanczos;
-use blindspot::experiments::lipschitz::{Source, lipschitz};
+use blindspot::experiments::lipschitz::{initialised, lipschitz};
+use blindspot::recipe;
 use blindspot::{DeviceChoice, Error};
 
 use super::print_json;
@@ -60,13 +61,16 @@ pub fn run(args: Args) -> Result<(), Error> {
         return Err(Error::Usage(format!("--tolerance {} is not a non-negative number", args.tolerance)));
     }
     let device = args.device.device()?;
-    let source = match (&args.checkpoint, &args.arch) {
-        (Some(path), _) => Source::Checkpoint(path),
-        (None, Some(name)) => Source::Arch { name, input: args.input, seed: args.seed },
+    let (spec, model) = match (&args.checkpoint, &args.arch) {
+        (Some(path), _) => {
+            let (_, spec, model) = recipe::checkpoint_model(&blindspot::train::Checkpoint::open(path)?, &device)?;
+            (spec, model)
+        }
+        (None, Some(name)) => initialised(name, args.input, args.seed, &device)?,
         (None, None) => unreachable!("clap requires one"),
     };
     let lanczos = Lanczos { max_iterations: args.iterations, tolerance: args.tolerance };
-    let report = lipschitz(&source, &args.layer, &lanczos, &device)?;
+    let report = lipschitz(&spec, &model, &args.layer, &lanczos)?;
     if args.json {
         return print_json(&report);
     }

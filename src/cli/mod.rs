@@ -190,7 +190,7 @@ impl ModelArgs {
         path: &std::path::Path,
         device: &burn::prelude::Device,
     ) -> Result<blindspot::experiments::LoadedModel, Error> {
-        blindspot::experiments::LoadedModel::open(path, device, self.data_dir.as_deref())
+        blindspot::recipe::open(path, device, self.data_dir.as_deref())
     }
 }
 
@@ -249,7 +249,7 @@ fn quiet_attacker_panics() {
 
 #[cfg(test)]
 mod tests {
-    use blindspot::experiments::reproduce::Experiment;
+    use blindspot::recipe::reproduce::Experiment;
     use blindspot::experiments::{AttackMethod, loaded::ImageSet};
 
     fn parses<T: serde::de::DeserializeOwned>(names: &[&str]) -> bool {

@@ -2,8 +2,8 @@ use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 
-use blindspot::experiments::reproduce::{Experiment, ReproduceOptions, paper, reproduce};
-use blindspot::experiments::runs::Progress;
+use blindspot::recipe::reproduce::{Experiment, ReproduceOptions, paper, reproduce};
+use blindspot::recipe::runs::Progress;
 use blindspot::train::Hook;
 use blindspot::{DeviceChoice, Error};
 

@@ -44,7 +44,7 @@ pub fn run(args: Args) -> Result<(), Error> {
             "{} layer {}: the top {} test images of units and random directions",
             report.model, report.layer, args.top
         );
-        figure(&report, &loaded.images(ImageSet::Test), title).write(path)?;
+        figure(&report, loaded.images(ImageSet::Test), title).write(path)?;
     }
     if args.json {
         return print_json(&report);

@@ -71,7 +71,7 @@ pub fn run_attack(
     }
     let surface = Surface::new(&loaded.model, options.layer)?;
     let pool = loaded.images(options.images);
-    let chosen = correctly_classified(loaded, &pool, options.n, device);
+    let chosen = correctly_classified(loaded, pool, options.n, device);
     if chosen.len() < options.n {
         return Err(Error::TooMany { n: options.n, available: chosen.len(), set: options.images });
     }

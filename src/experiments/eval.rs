@@ -1,7 +1,5 @@
 //! `blindspot eval`: a checkpoint's error rates on its run's splits.
 
-use std::path::Path;
-
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -22,22 +20,17 @@ pub struct EvalReport {
     pub test_examples: usize,
 }
 
-/// Loads the checkpoint at `path` (a run folder or a checkpoint folder) and measures its errors.
-/// `data_dir` overrides where the dataset is read from.
-pub fn evaluate(path: &Path, device: &Device, data_dir: Option<&Path>) -> Result<EvalReport, crate::Error> {
-    let loaded = LoadedModel::open(path, device, data_dir)?;
-    let recipe = &loaded.recipe;
-    let splits = crate::recipe::splits(recipe, &loaded.dataset);
-    let test = &loaded.dataset.test;
+/// The error rates of `loaded` on its run's training and validation images and the test set.
+pub fn evaluate(loaded: &LoadedModel, device: &Device) -> EvalReport {
     let error = |images: &Images| error_rate(&loaded.model, &DeviceImages::new(images, device));
-    Ok(EvalReport {
+    EvalReport {
         checkpoint: loaded.checkpoint.dir.display().to_string(),
-        run: recipe.name.clone(),
-        arch: recipe.model.arch.clone(),
+        run: loaded.name.clone(),
+        arch: loaded.spec.arch.clone(),
         epoch: loaded.checkpoint.state.epoch,
-        train_error: error(&splits.train),
-        validation_error: splits.validation.as_ref().map(error),
-        test_error: error(test),
-        test_examples: test.len(),
-    })
+        train_error: error(&loaded.train),
+        validation_error: loaded.validation.as_ref().map(error),
+        test_error: error(&loaded.test),
+        test_examples: loaded.test.len(),
+    }
 }

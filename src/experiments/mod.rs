@@ -1,15 +1,13 @@
-//! Experiments: each composes the rooms below it (data, model, attack, train) into one of the
-//! paper's measurements.
+//! Experiments: each composes the rooms below it (data, model, attack, bounds, train) into one of
+//! the paper's measurements of a trained model. They know no recipes: `recipe::open` reads a
+//! checkpoint into a [`LoadedModel`], and `recipe::{compare, reproduce}` run recipes and measure
+//! the results with these.
 
 pub mod attack;
-pub mod compare;
 pub mod eval;
-pub mod exchange;
 pub mod lipschitz;
 pub mod loaded;
 pub mod plot;
-pub mod reproduce;
-pub mod runs;
 pub mod transfer;
 pub mod units;
 

@@ -188,7 +188,7 @@ pub fn robustness(
         points.push((epsilon, pgd_accuracy(loaded, options.n, epsilon, options.steps, device)?));
         done(k + 1);
     }
-    Ok(RobustnessCurve { model: loaded.name().to_string(), checkpoint: checkpoint.to_path_buf(), points })
+    Ok(RobustnessCurve { model: loaded.name.to_string(), checkpoint: checkpoint.to_path_buf(), points })
 }
 
 /// Accuracy (%) against ε, one line per model.

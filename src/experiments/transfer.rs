@@ -87,15 +87,15 @@ pub fn transfer(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<TransferTable, Error> {
     let first = sources.first().ok_or(Error::NoModels)?;
-    if let Some(other) = sources.iter().chain(models).find(|m| m.dataset.name != first.dataset.name) {
+    if let Some(other) = sources.iter().chain(models).find(|m| m.data != first.data) {
         return Err(Error::MixedData {
-            other: other.name().to_string(),
-            other_data: other.dataset.name.to_string(),
-            first: first.name().to_string(),
-            first_data: first.dataset.name.to_string(),
+            other: other.name.to_string(),
+            other_data: other.data.to_string(),
+            first: first.name.to_string(),
+            first_data: first.data.to_string(),
         });
     }
-    let pool: Images = first.images(options.images);
+    let pool: &Images = first.images(options.images);
     if options.n == 0 {
         return Err(Error::Zero);
     }
@@ -125,11 +125,11 @@ pub fn transfer(
         }
         let made = Tensor::cat(made, 0);
         rows.push(TransferRow {
-            source: model.name().to_string(),
+            source: model.name.to_string(),
             errors: errors(models, &made, &all.labels),
             mean_distortion: mean(&distortion),
         });
-        perturbations.push((model.name().to_string(), made));
+        perturbations.push((model.name.to_string(), made));
     }
     let surface = Surface::new(&first.model, 0)?;
     let untargeted = Goal { labels: all.labels.clone(), targets: None };
@@ -152,7 +152,7 @@ pub fn transfer(
         }
     }
     Ok(TransferTable {
-        models: models.iter().map(|m| m.name().to_string()).collect(),
+        models: models.iter().map(|m| m.name.to_string()).collect(),
         images: options.images,
         n: options.n,
         rows,

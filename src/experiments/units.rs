@@ -82,7 +82,7 @@ pub fn units(loaded: &LoadedModel, options: &UnitsOptions, device: &Device) -> R
     if options.top > images.len() {
         return Err(Error::Top { top: options.top, available: images.len() });
     }
-    let set = DeviceImages::new(&images, device);
+    let set = DeviceImages::new(images, device);
     let activations =
         Tensor::cat(set.in_order(1000).map(|b| loaded.model.activation(options.layer, b.inputs)).collect(), 0);
     let width = activations.dims()[1];
@@ -98,7 +98,7 @@ pub fn units(loaded: &LoadedModel, options: &UnitsOptions, device: &Device) -> R
     let n = images.len();
     let unit_rows: Vec<Direction> = chosen
         .iter()
-        .map(|&u| direction("unit", u, &(0..n).map(|i| acts[i * width + u]).collect::<Vec<_>>(), &images, options.top))
+        .map(|&u| direction("unit", u, &(0..n).map(|i| acts[i * width + u]).collect::<Vec<_>>(), images, options.top))
         .collect();
     let direction_rows: Vec<Direction> = (0..options.directions)
         .map(|d| {
@@ -106,14 +106,14 @@ pub fn units(loaded: &LoadedModel, options: &UnitsOptions, device: &Device) -> R
                 "random",
                 d,
                 &(0..n).map(|i| projections[i * options.directions + d]).collect::<Vec<_>>(),
-                &images,
+                images,
                 options.top,
             )
         })
         .collect();
     let mean = |rows: &[Direction]| rows.iter().map(|r| r.purity).sum::<f64>() / rows.len().max(1) as f64;
     Ok(UnitsReport {
-        model: loaded.name().to_string(),
+        model: loaded.name.to_string(),
         layer: options.layer,
         width,
         mean_unit_purity: mean(&unit_rows),

@@ -3,10 +3,16 @@
 //! pools', `[lipschitz]` the penalty's), and the run that puts them into a `Trainer`.
 
 pub mod base;
+pub mod compare;
+pub mod exchange;
 pub mod load;
+pub mod reproduce;
 pub mod run;
+pub mod runs;
+pub mod saved;
 pub mod schema;
 
 pub use load::{Error, from_chain, load, model_spec, parse, to_toml};
+pub use saved::{checkpoint_model, open};
 pub use run::{TrainOptions, architecture, run, run_dir, saved, splits, train};
 pub use schema::{DataSection, ModelSection, Recipe};

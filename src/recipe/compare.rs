@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::attack::{AttackMethod, AttackOptions, pgd_accuracy, run_attack};
-use super::loaded::{ImageSet, LoadedModel};
+use crate::experiments::attack::{AttackMethod, AttackOptions, pgd_accuracy, run_attack};
+use crate::experiments::loaded::ImageSet;
 use super::runs::{Progress, trained};
 use crate::attack::{LbfgsAttackConfig, PgdConfig, TargetKind};
 use crate::backend::DeviceChoice;
@@ -87,7 +87,7 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
             r.device = options.device;
             let run_dir = trained(&r, progress)?;
             let summary = read_metrics(&run_dir)?;
-            let loaded = LoadedModel::open(&run_dir, &device, None)?;
+            let loaded = recipe::open(&run_dir, &device, None)?;
             progress.message(&format!("{}: measuring robustness", r.name));
             let lbfgs = AttackOptions {
                 method: AttackMethod::Lbfgs,

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::attack::{AttackMethod, AttackOptions, run_attack};
-use super::loaded::{ImageSet, LoadedModel};
+use crate::experiments::attack::{AttackMethod, AttackOptions, run_attack};
+use crate::experiments::loaded::{ImageSet, LoadedModel};
 use super::runs::{Progress, trained};
-use super::transfer::{TransferOptions, TransferTable, transfer};
+use crate::experiments::transfer::{TransferOptions, TransferTable, transfer};
 use crate::attack::{LbfgsAttackConfig, PgdConfig, TargetKind};
 use crate::backend::DeviceChoice;
 use crate::recipe;
@@ -145,7 +145,7 @@ fn load_all(
         .iter()
         .map(|name| {
             let dir = ensure_trained(name, options, progress)?;
-            LoadedModel::open(&dir, device, None)
+            recipe::open(&dir, device, None)
         })
         .collect()
 }
@@ -161,7 +161,7 @@ fn model_rows(
     let models = load_all(names, options, device, progress)?;
     let mut rows = Vec::new();
     for model in &models {
-        progress.message(&format!("{}: attacking {n} {images} images", model.name()));
+        progress.message(&format!("{}: attacking {n} {images} images", model.name));
         let summary: RunSummary =
             train::tensorboard::read_metrics(model.checkpoint.dir.parent().unwrap_or(Path::new(".")))?;
         let attack = AttackOptions {
@@ -177,7 +177,7 @@ fn model_rows(
         };
         let run = run_attack(model, &attack, device, |done| progress.attacked(done, n))?;
         rows.push(ModelRow {
-            model: model.name().to_string(),
+            model: model.name.to_string(),
             train_error: summary.train_error,
             test_error: summary.test_error,
             mean_distortion: run.summary.mean_distortion,

@@ -12,7 +12,7 @@ use crate::train::{Checkpoint, optimizer};
 
 /// Writes the weights of the checkpoint at `checkpoint` to `file`.
 pub fn export(checkpoint: &Path, file: &Path, device: &Device) -> Result<(), crate::Error> {
-    let (_, spec, model) = super::loaded::checkpoint_model(&Checkpoint::open(checkpoint)?, device)?;
+    let (_, spec, model) = super::saved::checkpoint_model(&Checkpoint::open(checkpoint)?, device)?;
     pytorch::export(&model, &spec, file)?;
     Ok(())
 }
