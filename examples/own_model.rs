@@ -143,8 +143,7 @@ pub fn run(quick: bool, device: DeviceChoice, output: &std::path::Path) -> Resul
     device.seed(1);
     let model = ResidualNetConfig::new(splits.train.shape, splits.train.classes).init(&device.clone().autodiff());
     let pools = PoolConfig {
-        method: PoolAttack::Pgd,
-        epsilon: Radius::PerPool(vec![0.1, 0.3]),
+        attack: PoolAttack::Pgd { epsilon: Radius::PerPool(vec![0.1, 0.3]), steps: 5 },
         pool_size: 1000,
         ratio: 0.3,
         snapshot_every: 20,

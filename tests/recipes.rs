@@ -118,6 +118,21 @@ fn absurd_values_name_the_key_and_line() {
         ),
         (
             "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nsteps = 3",
+            "r.toml:10: adversarial: steps does not apply to method = \"fgsm\" (its keys: epsilon)",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nmethod = \"lbfgs\"\nepsilon = 0.1",
+            "r.toml:10: adversarial: epsilon does not apply to method = \"lbfgs\" (its keys: target, search_steps",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nmethod = \"pgd\"\nsteps = 0",
+            "r.toml:13: adversarial.steps: must be at least 1",
+        ),
+        (
+            "batch_size = 64",
             "batch_size = 64\n[adversarial]\nlayers = [0]\nattacker_device = \"tpu\"",
             "r.toml:12: adversarial.attacker_device: unknown device \"tpu\"",
         ),
@@ -203,4 +218,32 @@ fn base_errors_name_the_file_that_wrote_the_key() {
     assert!(msg.starts_with("child.toml:1: base: expected the path of another recipe"), "{msg}");
     let msg = err("base = \"good.toml\"\nname = \"c\"\n", &[]);
     assert!(msg.starts_with("r.toml:1: base: only a recipe file can name a base"), "{msg}");
+}
+
+#[test]
+fn a_pool_method_takes_only_its_own_keys_and_a_new_method_drops_the_inherited_ones() {
+    use blindspot::pool::{PoolAttack, PoolTarget, Radius};
+    let pgd = format!("{GOOD}[adversarial]\nlayers = [0]\nmethod = \"pgd\"\nepsilon = 0.2\nsteps = 3\n");
+    let attack = |r: blindspot::Recipe| r.adversarial.unwrap().attack;
+    assert_eq!(attack(parse(&pgd, "r.toml", &[]).unwrap()), PoolAttack::Pgd { epsilon: Radius::Every(0.2), steps: 3 });
+    // A --set of the method drops the base method's settings; its own --set settings stay.
+    let sets = ["adversarial.method=\"lbfgs\"".to_string(), "adversarial.iterations=7".into()];
+    let lbfgs = PoolAttack::Lbfgs { target: PoolTarget::Random, search_steps: 6, iterations: 7 };
+    assert_eq!(attack(parse(&pgd, "r.toml", &sets).unwrap()), lbfgs);
+    // So does a derived recipe that names another method; what it writes beside it is checked.
+    let child = "base = \"pgd.toml\"\nname = \"child\"\n[adversarial]\nmethod = \"fgsm\"\n";
+    let r = load_files(&[("child.toml", child), ("pgd.toml", &pgd)]).unwrap();
+    assert_eq!(attack(r), PoolAttack::Fgsm { epsilon: Radius::Every(0.2) }, "epsilon applies to both");
+    let child = "base = \"pgd.toml\"\nname = \"child\"\n[adversarial]\nmethod = \"fgsm\"\nsteps = 2\n";
+    let msg = load_files(&[("child.toml", child), ("pgd.toml", &pgd)]).unwrap_err();
+    assert!(msg.contains("adversarial: steps does not apply to method = \"fgsm\""), "{msg}");
+    // A child that keeps the method inherits its settings.
+    let child = "base = \"pgd.toml\"\nname = \"child\"\n[adversarial]\nsteps = 9\n";
+    let r = load_files(&[("child.toml", child), ("pgd.toml", &pgd)]).unwrap();
+    assert_eq!(attack(r), PoolAttack::Pgd { epsilon: Radius::Every(0.2), steps: 9 });
+    // What a run folder keeps reads back the same, with the method's keys only.
+    let r = parse(&pgd, "r.toml", &sets).unwrap();
+    let text = recipe::to_toml(&r);
+    assert!(!text.contains("steps = 3") && !text.contains("epsilon"), "{text}");
+    assert_eq!(parse(&text, "again", &[]).unwrap(), r);
 }

@@ -249,8 +249,8 @@ fn quiet_attacker_panics() {
 
 #[cfg(test)]
 mod tests {
-    use blindspot::recipe::reproduce::Experiment;
     use blindspot::experiments::{AttackMethod, loaded::ImageSet};
+    use blindspot::recipe::reproduce::Experiment;
 
     fn parses<T: serde::de::DeserializeOwned>(names: &[&str]) -> bool {
         names.iter().all(|n| serde_json::from_value::<T>(serde_json::Value::String(n.to_string())).is_ok())

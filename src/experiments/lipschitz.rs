@@ -18,7 +18,12 @@ pub struct LipschitzReport {
 
 /// The zoo architecture `name` built for `input` (`[channels, height, width]`; AlexNet fixes its
 /// own 3 × 224 × 224), initialised on `device` from `seed`.
-pub fn initialised(name: &str, input: [usize; 3], seed: u64, device: &Device) -> Result<(ModelSpec, Stack), crate::Error> {
+pub fn initialised(
+    name: &str,
+    input: [usize; 3],
+    seed: u64,
+    device: &Device,
+) -> Result<(ModelSpec, Stack), crate::Error> {
     let spec = zoo::spec(name, input, 10).ok_or_else(|| crate::Error::UnknownArch { name: name.to_string() })?;
     device.seed(seed);
     let model = spec.init(device);

@@ -18,7 +18,7 @@ use super::config::{PoolAttack, PoolConfig, PoolTarget};
 use super::snapshot::PoolModel;
 use super::snapshot::SnapshotCell;
 use super::store::Entry;
-use crate::attack::{self, Surface, TargetKind};
+use crate::attack::{self, LbfgsAttackConfig, PgdConfig, Surface, TargetKind};
 use crate::data::{DeviceImages, Images};
 use crate::model::Layered;
 
@@ -51,21 +51,23 @@ pub fn generate(
     let batch = DeviceImages::new(&train.select(indices), device).all();
     let surface = Surface::new(model, layer).expect("the loader checks pool layers against the model");
     let start = surface.start(batch.inputs);
-    let epsilon = section.epsilon_of(layer).expect("attackers attack the config's layers");
     // FGSM and PGD perturb within a radius and keep every example; L-BFGS keeps the examples that
     // reached its goal.
-    let keeps_all = matches!(section.method, PoolAttack::Fgsm | PoolAttack::Pgd);
-    let target = match (section.method, section.target) {
-        (PoolAttack::Lbfgs, PoolTarget::Random) => TargetKind::Random,
-        _ => TargetKind::Untargeted,
+    let radius = || section.epsilon_of(layer).expect("the loader checks pool layers against the config");
+    let (keeps_all, target) = match &section.attack {
+        PoolAttack::Lbfgs { target: PoolTarget::Random, .. } => (false, TargetKind::Random),
+        PoolAttack::Lbfgs { target: PoolTarget::Untargeted, .. } => (false, TargetKind::Untargeted),
+        PoolAttack::Fgsm { .. } | PoolAttack::Pgd { .. } => (true, TargetKind::Untargeted),
     };
     let goal = target
         .goal(&batch.labels, surface.logits(start.clone()), seed)
         .expect("random and untargeted goals always exist");
-    let adv = match section.method {
-        PoolAttack::Fgsm => attack::fgsm(&surface, start, &goal, epsilon),
-        PoolAttack::Pgd => attack::pgd(&surface, start, &goal, &section.pgd(epsilon)),
-        PoolAttack::Lbfgs => attack::lbfgs(&surface, start, &goal, &section.lbfgs()),
+    let adv = match &section.attack {
+        PoolAttack::Fgsm { .. } => attack::fgsm(&surface, start, &goal, radius()),
+        PoolAttack::Pgd { steps, .. } => attack::pgd(&surface, start, &goal, &PgdConfig::linf(radius(), *steps)),
+        PoolAttack::Lbfgs { search_steps, iterations, .. } => {
+            attack::lbfgs(&surface, start, &goal, &LbfgsAttackConfig::new(*search_steps, *iterations))
+        }
     };
     let width = adv.adversarial.dims()[1];
     let values: Vec<f32> = adv.adversarial.to_data().iter::<f32>().collect();

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{LbfgsAttackConfig, PgdConfig};
 use crate::config::{Invalid, at_least_one, ensure};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,12 +14,58 @@ pub enum PoolSchedule {
     Alternate,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// How a pool's examples are made: each method with its own settings.
+#[derive(Debug, Clone, PartialEq)]
 pub enum PoolAttack {
-    Fgsm,
-    Pgd,
-    Lbfgs,
+    /// One signed-gradient step of radius `epsilon` (L∞, in the layer's units); every example is
+    /// kept.
+    Fgsm { epsilon: Radius },
+    /// `steps` steps of 2.5·ε/steps from a random start within radius `epsilon` (L∞, Madry et al.'s
+    /// step rule); every example is kept.
+    Pgd { epsilon: Radius, steps: usize },
+    /// The minimal perturbation that reaches `target`: box-constrained L-BFGS with `search_steps`
+    /// values of c and at most `iterations` iterations per value; only examples that reach it are
+    /// kept.
+    Lbfgs { target: PoolTarget, search_steps: usize, iterations: usize },
+}
+
+impl PoolAttack {
+    /// FGSM at radius 0.1.
+    pub fn fgsm() -> PoolAttack {
+        PoolAttack::Fgsm { epsilon: defaults::epsilon() }
+    }
+
+    /// The method's name as recipes write it (`method = "pgd"`).
+    pub fn name(&self) -> &'static str {
+        self.method().name()
+    }
+
+    fn method(&self) -> keys::Method {
+        match self {
+            PoolAttack::Fgsm { .. } => keys::Method::Fgsm,
+            PoolAttack::Pgd { .. } => keys::Method::Pgd,
+            PoolAttack::Lbfgs { .. } => keys::Method::Lbfgs,
+        }
+    }
+
+    /// Every method's own keys, as recipes write them beside `method`.
+    pub const KEYS: [&'static str; 5] = ["epsilon", "steps", "target", "search_steps", "iterations"];
+
+    /// The keys the method named `name` takes (`None`: no such method).
+    pub fn keys_of(name: &str) -> Option<&'static [&'static str]> {
+        [keys::Method::Fgsm, keys::Method::Pgd, keys::Method::Lbfgs]
+            .into_iter()
+            .find(|m| m.name() == name)
+            .map(|m| m.keys())
+    }
+
+    /// The radius (one, or one per pool) of FGSM and PGD.
+    pub fn epsilon(&self) -> Option<&Radius> {
+        match self {
+            PoolAttack::Fgsm { epsilon } | PoolAttack::Pgd { epsilon, .. } => Some(epsilon),
+            PoolAttack::Lbfgs { .. } => None,
+        }
+    }
 }
 
 /// The goal of an L-BFGS pool's examples.
@@ -37,56 +82,31 @@ pub enum PoolTarget {
 /// layer k), filled by attacker threads from the newest model snapshot, a random part continuously
 /// replaced, and mixed into every mini-batch. Examples of a layer-k pool train the layers above k.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "keys::PoolKeys", into = "keys::PoolKeys")]
 pub struct PoolConfig {
     /// The layers with a pool.
     pub layers: Vec<usize>,
     /// Share of each mini-batch drawn from the pools (the rest is clean).
-    #[serde(default = "defaults::ratio")]
     pub ratio: f64,
     /// Examples each pool holds.
-    #[serde(default = "defaults::pool_size")]
     pub pool_size: usize,
     /// Share of each pool regenerated per model snapshot (new examples replace random entries).
-    #[serde(default = "defaults::refresh")]
     pub refresh: f64,
     /// Attacker threads; 0 generates in the training thread (synchronous, reproducible).
-    #[serde(default = "defaults::one")]
     pub attackers: usize,
-    #[serde(default = "defaults::pool_attack")]
-    pub method: PoolAttack,
-    /// FGSM / PGD radius (L∞, in the layer's units): one number for every pool, or one per entry
-    /// of `layers` (hidden sigmoid layers saturate, so they want smaller radii than the inputs).
-    #[serde(default = "defaults::epsilon")]
-    pub epsilon: Radius,
-    /// PGD steps (step size 2.5·epsilon/steps: `PoolConfig::pgd`).
-    #[serde(default = "defaults::pgd_steps")]
-    pub steps: usize,
-    /// L-BFGS: the label its minimal examples are pushed to (FGSM and PGD are always untargeted).
-    #[serde(default = "defaults::pool_target")]
-    pub target: PoolTarget,
-    /// L-BFGS: values of c and iterations per value.
-    #[serde(default = "defaults::search_steps")]
-    pub search_steps: usize,
-    #[serde(default = "defaults::lbfgs_iterations")]
-    pub iterations: usize,
+    /// How the examples are made (a recipe writes `method` and the method's own keys).
+    pub attack: PoolAttack,
     /// Where the attacker threads run: the trainer's device when absent, or e.g. `"cpu"` beside a
     /// GPU trainer (a small model's attacks then keep off the GPU the trainer launches kernels on).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attacker_device: Option<crate::backend::DeviceChoice>,
     /// Examples an attacker attacks at once.
-    #[serde(default = "defaults::attack_batch")]
     pub attack_batch: usize,
     /// Publish a model snapshot to the attackers every N optimizer steps.
-    #[serde(default = "defaults::snapshot_every")]
     pub snapshot_every: usize,
     /// Entries made from a snapshot more than N steps old are dropped, never used.
-    #[serde(default = "defaults::max_staleness")]
     pub max_staleness: usize,
     /// Clean epochs before the pools are used.
-    #[serde(default)]
     pub warmup_epochs: usize,
-    #[serde(default = "defaults::pool_schedule")]
     pub schedule: PoolSchedule,
 }
 
@@ -117,12 +137,7 @@ impl PoolConfig {
             pool_size: defaults::pool_size(),
             refresh: defaults::refresh(),
             attackers: 1,
-            method: defaults::pool_attack(),
-            epsilon: defaults::epsilon(),
-            steps: defaults::pgd_steps(),
-            target: defaults::pool_target(),
-            search_steps: defaults::search_steps(),
-            iterations: defaults::lbfgs_iterations(),
+            attack: PoolAttack::fgsm(),
             attacker_device: None,
             attack_batch: defaults::attack_batch(),
             snapshot_every: defaults::snapshot_every(),
@@ -132,24 +147,18 @@ impl PoolConfig {
         }
     }
 
-    /// The radius of the pool at layer `layer`, if the config has one there.
+    /// The same pools, their examples made by `attack`.
+    pub fn with_attack(self, attack: PoolAttack) -> PoolConfig {
+        PoolConfig { attack, ..self }
+    }
+
+    /// The FGSM / PGD radius of the pool at layer `layer`, if the config has one there.
     pub fn epsilon_of(&self, layer: usize) -> Option<f64> {
         let position = self.layers.iter().position(|&k| k == layer)?;
-        match &self.epsilon {
+        match self.attack.epsilon()? {
             Radius::Every(r) => Some(*r),
             Radius::PerPool(radii) => radii.get(position).copied(),
         }
-    }
-
-    /// The PGD a pool at radius `epsilon` runs: L∞, `steps` steps of 2.5·ε/steps from a random
-    /// start (Madry et al.'s step rule).
-    pub fn pgd(&self, epsilon: f64) -> PgdConfig {
-        PgdConfig::linf(epsilon, self.steps)
-    }
-
-    /// The L-BFGS search an L-BFGS pool runs.
-    pub fn lbfgs(&self) -> LbfgsAttackConfig {
-        LbfgsAttackConfig::new(self.search_steps, self.iterations)
     }
 
     /// Checks every field that does not depend on the model (its layers are checked against the
@@ -164,19 +173,18 @@ impl PoolConfig {
         ensure(self.refresh > 0.0 && self.refresh <= 1.0, "refresh", || {
             format!("{} is not a share in (0, 1]", self.refresh)
         })?;
-        if let Radius::PerPool(radii) = &self.epsilon {
-            let (given, pools) = (radii.len(), self.layers.len());
-            ensure(given == pools, "epsilon", || {
-                format!("{given} radii given for {pools} pools: give one, or one per layer")
-            })?;
-        }
-        if let Some(r) = self.epsilon.values().iter().find(|r| !(r.is_finite() && **r > 0.0)) {
-            return Err(Invalid { field: "epsilon", message: format!("{r} is not a positive radius") });
+        match &self.attack {
+            PoolAttack::Fgsm { epsilon } => self.check_radius(epsilon)?,
+            PoolAttack::Pgd { epsilon, steps } => {
+                self.check_radius(epsilon)?;
+                at_least_one(*steps, "steps")?;
+            }
+            PoolAttack::Lbfgs { search_steps, iterations, .. } => {
+                at_least_one(*search_steps, "search_steps")?;
+                at_least_one(*iterations, "iterations")?;
+            }
         }
         for (field, value) in [
-            ("steps", self.steps),
-            ("search_steps", self.search_steps),
-            ("iterations", self.iterations),
             ("attack_batch", self.attack_batch),
             ("snapshot_every", self.snapshot_every),
             ("max_staleness", self.max_staleness),
@@ -184,6 +192,19 @@ impl PoolConfig {
             at_least_one(value, field)?;
         }
         Ok(())
+    }
+
+    fn check_radius(&self, epsilon: &Radius) -> Result<(), Invalid> {
+        if let Radius::PerPool(radii) = epsilon {
+            let (given, pools) = (radii.len(), self.layers.len());
+            ensure(given == pools, "epsilon", || {
+                format!("{given} radii given for {pools} pools: give one, or one per layer")
+            })?;
+        }
+        match epsilon.values().iter().find(|r| !(r.is_finite() && **r > 0.0)) {
+            Some(r) => Err(Invalid { field: "epsilon", message: format!("{r} is not a positive radius") }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -200,9 +221,6 @@ mod defaults {
     }
     pub fn refresh() -> f64 {
         0.1
-    }
-    pub fn pool_attack() -> PoolAttack {
-        PoolAttack::Fgsm
     }
     pub fn epsilon() -> Radius {
         Radius::Every(0.1)
@@ -230,5 +248,158 @@ mod defaults {
     }
     pub fn pool_schedule() -> PoolSchedule {
         PoolSchedule::All
+    }
+}
+
+/// The flat form recipes write: `method` beside the method's own keys in one `[adversarial]` table.
+/// A key of another method is refused (it would silently do nothing).
+mod keys {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub(super) enum Method {
+        Fgsm,
+        Pgd,
+        Lbfgs,
+    }
+
+    impl Method {
+        pub(super) fn name(self) -> &'static str {
+            match self {
+                Method::Fgsm => "fgsm",
+                Method::Pgd => "pgd",
+                Method::Lbfgs => "lbfgs",
+            }
+        }
+
+        pub(super) fn keys(self) -> &'static [&'static str] {
+            match self {
+                Method::Fgsm => &["epsilon"],
+                Method::Pgd => &["epsilon", "steps"],
+                Method::Lbfgs => &["target", "search_steps", "iterations"],
+            }
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PoolKeys {
+        layers: Vec<usize>,
+        #[serde(default = "defaults::ratio")]
+        ratio: f64,
+        #[serde(default = "defaults::pool_size")]
+        pool_size: usize,
+        #[serde(default = "defaults::refresh")]
+        refresh: f64,
+        #[serde(default = "defaults::one")]
+        attackers: usize,
+        #[serde(default = "fgsm")]
+        method: Method,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epsilon: Option<Radius>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        steps: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<PoolTarget>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search_steps: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iterations: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attacker_device: Option<crate::backend::DeviceChoice>,
+        #[serde(default = "defaults::attack_batch")]
+        attack_batch: usize,
+        #[serde(default = "defaults::snapshot_every")]
+        snapshot_every: usize,
+        #[serde(default = "defaults::max_staleness")]
+        max_staleness: usize,
+        #[serde(default)]
+        warmup_epochs: usize,
+        #[serde(default = "defaults::pool_schedule")]
+        schedule: PoolSchedule,
+    }
+
+    fn fgsm() -> Method {
+        Method::Fgsm
+    }
+
+    impl TryFrom<PoolKeys> for PoolConfig {
+        type Error = String;
+
+        fn try_from(k: PoolKeys) -> Result<PoolConfig, String> {
+            let given = [
+                k.epsilon.is_some(),
+                k.steps.is_some(),
+                k.target.is_some(),
+                k.search_steps.is_some(),
+                k.iterations.is_some(),
+            ];
+            let own = k.method.keys();
+            if let Some((key, _)) = PoolAttack::KEYS.iter().zip(given).find(|(key, given)| *given && !own.contains(key))
+            {
+                let method = k.method.name();
+                return Err(format!("{key} does not apply to method = \"{method}\" (its keys: {})", own.join(", ")));
+            }
+            let epsilon = || k.epsilon.clone().unwrap_or_else(defaults::epsilon);
+            let attack = match k.method {
+                Method::Fgsm => PoolAttack::Fgsm { epsilon: epsilon() },
+                Method::Pgd => {
+                    PoolAttack::Pgd { epsilon: epsilon(), steps: k.steps.unwrap_or_else(defaults::pgd_steps) }
+                }
+                Method::Lbfgs => PoolAttack::Lbfgs {
+                    target: k.target.unwrap_or_else(defaults::pool_target),
+                    search_steps: k.search_steps.unwrap_or_else(defaults::search_steps),
+                    iterations: k.iterations.unwrap_or_else(defaults::lbfgs_iterations),
+                },
+            };
+            Ok(PoolConfig {
+                layers: k.layers,
+                ratio: k.ratio,
+                pool_size: k.pool_size,
+                refresh: k.refresh,
+                attackers: k.attackers,
+                attack,
+                attacker_device: k.attacker_device,
+                attack_batch: k.attack_batch,
+                snapshot_every: k.snapshot_every,
+                max_staleness: k.max_staleness,
+                warmup_epochs: k.warmup_epochs,
+                schedule: k.schedule,
+            })
+        }
+    }
+
+    impl From<PoolConfig> for PoolKeys {
+        fn from(c: PoolConfig) -> PoolKeys {
+            let method = c.attack.method();
+            let (mut epsilon, mut steps, mut target, mut search_steps, mut iterations) = (None, None, None, None, None);
+            match c.attack {
+                PoolAttack::Fgsm { epsilon: e } => epsilon = Some(e),
+                PoolAttack::Pgd { epsilon: e, steps: s } => (epsilon, steps) = (Some(e), Some(s)),
+                PoolAttack::Lbfgs { target: t, search_steps: s, iterations: i } => {
+                    (target, search_steps, iterations) = (Some(t), Some(s), Some(i))
+                }
+            }
+            PoolKeys {
+                layers: c.layers,
+                ratio: c.ratio,
+                pool_size: c.pool_size,
+                refresh: c.refresh,
+                attackers: c.attackers,
+                method,
+                epsilon,
+                steps,
+                target,
+                search_steps,
+                iterations,
+                attacker_device: c.attacker_device,
+                attack_batch: c.attack_batch,
+                snapshot_every: c.snapshot_every,
+                max_staleness: c.max_staleness,
+                warmup_epochs: c.warmup_epochs,
+                schedule: c.schedule,
+            }
+        }
     }
 }

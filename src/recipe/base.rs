@@ -80,6 +80,20 @@ pub fn chain(first: Source) -> Result<Vec<Source>, Error> {
 }
 
 /// The chain's recipes merged into one TOML document, without the `base` key.
+impl Source {
+    /// Whether this file itself writes the key at `path` (e.g. `["adversarial", "method"]`).
+    pub(super) fn writes(&self, path: &[&str]) -> bool {
+        let mut item = self.document.as_item();
+        for part in path {
+            match item.as_table_like().and_then(|t| t.get(part)) {
+                Some(next) => item = next,
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
 pub fn merged(chain: &[Source]) -> Result<DocumentMut, Error> {
     let (deepest, children) = chain.split_last().expect("a chain has at least the recipe");
     if let Some(recipe) = children.first()

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiments::attack::{AttackMethod, AttackOptions, pgd_accuracy, run_attack};
-use crate::experiments::loaded::ImageSet;
 use super::runs::{Progress, trained};
 use crate::attack::{LbfgsAttackConfig, PgdConfig, TargetKind};
 use crate::backend::DeviceChoice;
 use crate::bounds::{Lanczos, network_bounds};
+use crate::experiments::attack::{AttackMethod, AttackOptions, pgd_accuracy, run_attack};
+use crate::experiments::loaded::ImageSet;
 use crate::recipe;
 use crate::report::table::Table;
 use crate::train::tensorboard::read_metrics;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
+use crate::data::DatasetName;
 use crate::model::{pytorch, zoo};
 use crate::recipe::{self, Recipe};
 use crate::train::checkpoint::{RECIPE_FILE, SavedState};
@@ -17,10 +18,12 @@ pub fn export(checkpoint: &Path, file: &Path, device: &Device) -> Result<(), cra
     Ok(())
 }
 
-/// Makes the run folder `<output>/<name>` from PyTorch weights of architecture `arch`: a checkpoint
+/// Makes the run folder `<output>/<name>` from PyTorch weights of architecture `arch` for MNIST: a checkpoint
 /// at epoch 0 whose recipe records where the weights came from. Returns the run folder.
 pub fn import(file: &Path, arch: &str, name: &str, output: &Path, device: &Device) -> Result<PathBuf, crate::Error> {
-    let spec = zoo::spec(arch, [1, 28, 28], 10).ok_or_else(|| crate::Error::UnknownArch { name: arch.to_string() })?;
+    let mnist = DatasetName::Mnist;
+    let spec = zoo::spec(arch, mnist.image_shape(), mnist.classes())
+        .ok_or_else(|| crate::Error::UnknownArch { name: arch.to_string() })?;
     let model = pytorch::import(file, &spec, device)?;
     let text = format!(
         "name = {name:?}\ndescription = {:?}\n[model]\narch = {arch:?}\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.1\n[train]\nepochs = 1\nbatch_size = 128\n[output]\ndir = {:?}\n",

@@ -10,7 +10,7 @@ use super::base::{self, Source};
 use super::schema::Recipe;
 use crate::bounds::PenaltyConfig;
 use crate::model::{ModelSpec, zoo};
-use crate::pool::PoolConfig;
+use crate::pool::{PoolAttack, PoolConfig};
 use crate::train::PretrainConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,7 @@ pub fn from_chain(chain: &[Source], sets: &[String]) -> Result<Recipe, Error> {
     let recipe = &chain[0];
     let mut document = base::merged(chain)?;
     apply_sets(&mut document, sets)?;
+    drop_inherited_attack_keys(chain, sets, &mut document);
     let text = document.to_string();
     let located = |key: String, message: String, offset: Option<usize>| -> Error {
         if let Some(assignment) = sets.iter().find(|s| s.split_once('=').is_some_and(|(k, _)| k.trim() == key)) {
@@ -106,6 +107,32 @@ fn apply_sets(document: &mut DocumentMut, sets: &[String]) -> Result<(), Error> 
     Ok(())
 }
 
+/// A recipe (or a `--set`) that names a pool method of its own does not inherit the settings of the
+/// method its base named: they would not apply. Another method's settings written beside `method`
+/// itself stay, and the pools' config refuses them.
+fn drop_inherited_attack_keys(chain: &[Source], sets: &[String], document: &mut DocumentMut) {
+    let set_keys: Vec<&str> = sets.iter().filter_map(|s| s.split_once('=')).map(|(k, _)| k.trim()).collect();
+    // The files that may give the method's settings: those from the one that names the method on
+    // (more derived ones included); none when a --set names it.
+    let writers = if set_keys.contains(&"adversarial.method") {
+        0
+    } else {
+        match chain.iter().position(|s| s.writes(&["adversarial", "method"])) {
+            Some(i) => i + 1,
+            None => return,
+        }
+    };
+    let Some(table) = document.get_mut("adversarial").and_then(Item::as_table_like_mut) else { return };
+    let Some(own) = table.get("method").and_then(Item::as_str).and_then(PoolAttack::keys_of) else { return };
+    for key in PoolAttack::KEYS.into_iter().filter(|k| !own.contains(k)) {
+        let given = set_keys.contains(&format!("adversarial.{key}").as_str())
+            || chain[..writers].iter().any(|s| s.writes(&["adversarial", key]));
+        if !given {
+            table.remove(key);
+        }
+    }
+}
+
 /// A parser message on one line.
 pub(super) fn one_line(message: &str) -> String {
     message.trim().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
@@ -146,7 +173,7 @@ fn validate(r: &Recipe) -> Result<(), (String, String)> {
         && r.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && !r.name.starts_with('.');
     check(name_ok, "name", || format!("{:?} is not a run name: use letters, digits, '-', '_' and '.'", r.name))?;
-    let spec = zoo::spec(&r.model.arch, [1, 28, 28], 10);
+    let spec = zoo::spec(&r.model.arch, r.data.dataset.image_shape(), r.data.dataset.classes());
     check(spec.is_some(), "model.arch", || {
         format!("unknown architecture {:?}: expected one of {}", r.model.arch, zoo::names())
     })?;
@@ -196,13 +223,14 @@ fn validate_adversarial(a: &PoolConfig, layers: usize) -> Result<(), (String, St
 }
 
 fn validate_pretrain(p: &PretrainConfig, r: &Recipe) -> Result<(), (String, String)> {
-    let first_is_sigmoid_dense = zoo::spec(&r.model.arch, [1, 28, 28], 10).is_some_and(|s| {
-        s.layers.len() == 2
-            && matches!(
-                s.layers[0],
-                crate::model::LayerSpec::Dense { nonlinearity: crate::model::Nonlinearity::Sigmoid, .. }
-            )
-    });
+    let first_is_sigmoid_dense = zoo::spec(&r.model.arch, r.data.dataset.image_shape(), r.data.dataset.classes())
+        .is_some_and(|s| {
+            s.layers.len() == 2
+                && matches!(
+                    s.layers[0],
+                    crate::model::LayerSpec::Dense { nonlinearity: crate::model::Nonlinearity::Sigmoid, .. }
+                )
+        });
     let err = |key: &str, message: String| Err((key.to_string(), message));
     if !first_is_sigmoid_dense {
         return err(

@@ -13,6 +13,6 @@ pub mod saved;
 pub mod schema;
 
 pub use load::{Error, from_chain, load, model_spec, parse, to_toml};
-pub use saved::{checkpoint_model, open};
 pub use run::{TrainOptions, architecture, run, run_dir, saved, splits, train};
+pub use saved::{checkpoint_model, open};
 pub use schema::{DataSection, ModelSection, Recipe};

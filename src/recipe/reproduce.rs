@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::experiments::attack::{AttackMethod, AttackOptions, run_attack};
-use crate::experiments::loaded::{ImageSet, LoadedModel};
 use super::runs::{Progress, trained};
-use crate::experiments::transfer::{TransferOptions, TransferTable, transfer};
 use crate::attack::{LbfgsAttackConfig, PgdConfig, TargetKind};
 use crate::backend::DeviceChoice;
+use crate::experiments::attack::{AttackMethod, AttackOptions, run_attack};
+use crate::experiments::loaded::{ImageSet, LoadedModel};
+use crate::experiments::transfer::{TransferOptions, TransferTable, transfer};
 use crate::recipe;
 use crate::report::table::{Table, percent};
 use crate::train::{self, RunSummary};

@@ -18,8 +18,8 @@ use crate::train::Checkpoint;
 pub fn checkpoint_model(checkpoint: &Checkpoint, device: &Device) -> Result<(Recipe, ModelSpec, Stack), crate::Error> {
     let recipe = saved(checkpoint)?;
     let (shape, classes) = (recipe.data.dataset.image_shape(), recipe.data.dataset.classes());
-    let spec =
-        model_spec(&recipe, shape, classes).ok_or_else(|| run::Error::Arch { arch: recipe.model.arch.clone(), shape })?;
+    let spec = model_spec(&recipe, shape, classes)
+        .ok_or_else(|| run::Error::Arch { arch: recipe.model.arch.clone(), shape })?;
     let model = checkpoint.load_model(spec.init(device))?;
     Ok((recipe, spec, model))
 }
