@@ -36,14 +36,11 @@ pub struct ResidualNetConfig {
     /// The images' `[channels, height, width]`.
     pub image: [usize; 3],
     pub classes: usize,
-    #[config(default = 16)]
-    pub channels: usize,
 }
 
 impl ResidualNetConfig {
     pub fn init(&self, device: &Device) -> ResidualNet {
-        let [c, h, w] = self.image;
-        let n = self.channels;
+        let ([c, h, w], n) = (self.image, 16);
         let conv = |from, stride| {
             Conv2dConfig::new([from, n], [3, 3])
                 .with_stride([stride, stride])
@@ -79,12 +76,12 @@ impl Layered for ResidualNet {
         }
     }
 
+    /// Pixels in [0, 1], ReLU outputs non-negative, logits unbounded.
     fn activation_box(&self, k: usize) -> (f32, f32) {
-        match k {
-            0 => (0.0, 1.0),
-            1 | 2 => (0.0, f32::INFINITY),
-            _ => (f32::NEG_INFINITY, f32::INFINITY),
-        }
+        [(0.0, 1.0), (0.0, f32::INFINITY), (0.0, f32::INFINITY)]
+            .get(k)
+            .copied()
+            .unwrap_or((f32::NEG_INFINITY, f32::INFINITY))
     }
 
     fn classes(&self) -> usize {
@@ -164,40 +161,26 @@ pub fn run(quick: bool, device: DeviceChoice, output: &std::path::Path) -> Resul
     let batch = DeviceImages::new(&splits.test.head(20), &device).all();
     let surface = Surface::new(&trained, 0)?;
     let goal = TargetKind::Random.goal(&batch.labels, trained.forward(batch.inputs.clone()), 1)?;
-    let started = std::time::Instant::now();
-    let adversarials = attack::lbfgs(&surface, batch.inputs, &goal, &LbfgsAttackConfig::default());
-    let attack = AttackSummary::of(&[&adversarials], started.elapsed().as_secs_f64());
+    let (started, config) = (std::time::Instant::now(), LbfgsAttackConfig::default());
+    let attack =
+        AttackSummary::of(&[&attack::lbfgs(&surface, batch.inputs, &goal, &config)], started.elapsed().as_secs_f64());
     let bounds = network_bounds(&trained, &[], &Lanczos::default())?;
-    let last_losses = losses.lock().unwrap().clone();
-    Ok(Report { summary: done.summary, last_losses, attack, bounds })
+    Ok(Report { summary: done.summary, last_losses: losses.lock().unwrap().clone(), attack, bounds })
 }
 
 #[allow(dead_code)]
 fn main() {
-    if let Err(e) = report() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
-}
-
-/// Runs the example as its flags say and prints what it measured.
-fn report() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let device = match args.iter().position(|a| a == "--device") {
-        Some(i) => args.get(i + 1).ok_or("--device needs a value")?.parse()?,
-        None => DeviceChoice::Cpu,
+    let device = args.iter().position(|a| a == "--device").map_or(Ok(DeviceChoice::Cpu), |i| {
+        args.get(i + 1).map_or(Err("--device needs a value".to_string()), |d| d.parse().map_err(|e| format!("{e}")))
+    });
+    let report =
+        device.map_err(Into::into).and_then(|d| run(args.contains(&"--quick".into()), d, "checkpoints".as_ref()));
+    let Ok(Report { summary: s, attack: a, bounds, .. }) = report.map_err(|e| eprintln!("error: {e}")) else {
+        std::process::exit(1)
     };
-    let report = run(args.iter().any(|a| a == "--quick"), device, "checkpoints".as_ref())?;
-    let (s, a) = (&report.summary, &report.attack);
-    println!(
-        "{}: test error {:.2}% after {} epochs ({:.1} s/epoch)",
-        s.run,
-        100.0 * s.test_error,
-        s.epochs,
-        s.seconds_per_epoch
-    );
-    println!("L-BFGS: {:.0}% reached their targets, mean distortion {:.4}", 100.0 * a.success_rate, a.mean_distortion);
-    print!("{}", report.bounds.table().markdown());
-    println!("network bound {:.3e}", report.bounds.network.unwrap_or(f64::NAN));
-    Ok(())
+    let (error, success) = (100.0 * s.test_error, 100.0 * a.success_rate);
+    println!("{}: test error {error:.2}% after {} epochs ({:.1} s/epoch)", s.run, s.epochs, s.seconds_per_epoch);
+    println!("L-BFGS: {success:.0}% reached their targets, mean distortion {:.4}", a.mean_distortion);
+    println!("{}network bound {:.3e}", bounds.table().markdown(), bounds.network.unwrap_or(f64::NAN));
 }

@@ -246,12 +246,6 @@ impl<M: PoolModel> AdversarialLoader<M> {
     }
 
     /// Up to `n` random entries of the input-layer pool (layer 0), each flat, if there is one.
-    pub fn sample_inputs(&mut self, n: usize) -> Vec<Vec<f32>> {
-        let Some(pool) = self.pools.iter_mut().find(|p| p.layer == 0) else { return Vec::new() };
-        let width = pool.width;
-        pool.draw(n).rows.chunks(width).map(<[f32]>::to_vec).collect()
-    }
-
     pub fn pools(&self) -> &[Pool] {
         &self.pools
     }

@@ -113,6 +113,13 @@ impl Pool {
         removed
     }
 
+    /// The rows of up to `k` entries spread evenly over the pool, without touching its random
+    /// state (a look that changes nothing about training).
+    pub fn peek(&self, k: usize) -> Vec<&[f32]> {
+        let (n, k) = (self.entries.len(), k.min(self.entries.len()));
+        (0..k).map(|j| j * n / k).map(|i| &self.rows[i * self.width..(i + 1) * self.width]).collect()
+    }
+
     /// Up to `k` distinct random entries.
     pub fn draw(&mut self, k: usize) -> Draw {
         let k = k.min(self.entries.len());

@@ -84,8 +84,8 @@ pub struct TrainState<'a, M = Stack> {
     pub epoch: usize,
     pub step: u64,
     pub history: &'a [EpochMetrics],
-    /// A few examples of the input-layer adversarial pool, each flat pixels in [0, 1] (empty without one).
-    pub pool_images: &'a [Vec<f32>],
+    /// The adversarial pools (empty without them).
+    pub pools: &'a [crate::pool::Pool],
 }
 
 /// Called by the training loop at run start and end, epoch start and end, and after each optimizer

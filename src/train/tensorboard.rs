@@ -50,7 +50,8 @@ impl<M> Hook<M> for TensorBoard {
     }
 
     fn on_epoch_end(&mut self, _run: &RunInfo, state: &TrainState<M>, m: &EpochMetrics) -> Result<(), HookError> {
-        let tile = image_tile(state.pool_images);
+        let inputs = state.pools.iter().find(|p| p.layer == 0).map(|p| p.peek(16)).unwrap_or_default();
+        let tile = image_tile(&inputs);
         let w = self.writer()?;
         // Per-epoch figures take the epoch as their step, so runs with different batch sizes line up.
         let step = m.epoch;
@@ -97,7 +98,7 @@ impl<M> Hook<M> for TensorBoard {
 /// Up to 16 square grayscale images with values in [0, 1], laid out 4 × 4 as one square RGB image
 /// (interleaved, as tensorboard-rs wants it); `None` without images or for images that are not
 /// square grayscale (colour pools are not drawn).
-fn image_tile(images: &[Vec<f32>]) -> Option<(Vec<u8>, usize)> {
+fn image_tile(images: &[&[f32]]) -> Option<(Vec<u8>, usize)> {
     let side = (images.first()?.len() as f64).sqrt() as usize;
     if side * side != images[0].len() {
         return None;

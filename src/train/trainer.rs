@@ -424,14 +424,13 @@ impl<M: PoolModel> Loop<'_, M> {
         }
         state.history.push(metrics.clone());
         state.epoch = epoch;
-        let pool_images = loader.map(|l| l.sample_inputs(16)).unwrap_or_default();
         let view = TrainState {
             model: &state.model,
             optimizer: &state.optim,
             epoch,
             step: state.step,
             history: &state.history,
-            pool_images: &pool_images,
+            pools: loader.map_or(&[], |l| l.pools()),
         };
         for hook in self.hooks.iter_mut() {
             hook.on_epoch_end(info, &view, &metrics).map_err(hook_error(hook.as_ref()))?;
@@ -467,7 +466,7 @@ impl<M: PoolModel> Loop<'_, M> {
             epoch: t.train.epochs,
             step: state.step,
             history: &state.history,
-            pool_images: &[],
+            pools: &[],
         };
         for hook in self.hooks.iter_mut() {
             hook.on_run_end(info, &view, &summary).map_err(hook_error(hook.as_ref()))?;
