@@ -2,7 +2,7 @@
 # Sets up everything blindspot needs on a fresh machine (Rust and Python 3 with pip present):
 # a Python virtual environment in .venv with PyPI's torch==2.11.0 (its libtorch is what burn-tch
 # links against), `tensorboard` (the tests read event files back with it), numpy, scipy and safetensors (the
-# PyTorch reference scripts in benches/), and the link .libtorch -> that torch, which .cargo/config.toml and build.rs point cargo at.
+# PyTorch reference scripts in benches/ and tests/), torchattacks, and the link .libtorch -> that torch, which .cargo/config.toml and build.rs point cargo at.
 # Idempotent: a second run checks and returns in a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,13 @@ fi
 if ! .venv/bin/python -c "import torch, tensorboard, numpy, scipy, safetensors; assert torch.__version__.split('+')[0] == '$TORCH_VERSION'" 2>/dev/null; then
   echo "setup: installing torch==$TORCH_VERSION, tensorboard, numpy, scipy and safetensors into .venv (about 4.6 GB, a few minutes)" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION" tensorboard numpy scipy safetensors
+fi
+# torchattacks (the independent evaluator tests/pytorch.rs compares `blindspot robustness` with), pinned
+# and without its dependencies: with them pip would replace torch and break the link to libtorch.
+TORCHATTACKS_VERSION=3.5.1
+if ! .venv/bin/python -c "import torchattacks; assert torchattacks.__version__ == '$TORCHATTACKS_VERSION'" 2>/dev/null; then
+  echo "setup: installing torchattacks==$TORCHATTACKS_VERSION (--no-deps) into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "torchattacks==$TORCHATTACKS_VERSION"
 fi
 torch_dir=$(.venv/bin/python -c "import os, torch; print(os.path.dirname(torch.__file__))")
 ln -sfn "$torch_dir" .libtorch

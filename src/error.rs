@@ -17,6 +17,8 @@ pub enum Error {
     #[error(transparent)]
     Attack(#[from] crate::experiments::attack::Error),
     #[error(transparent)]
+    Robustness(#[from] crate::attack::robustness::Error),
+    #[error(transparent)]
     Units(#[from] crate::experiments::units::Error),
     #[error(transparent)]
     PyTorch(#[from] crate::model::pytorch::Error),

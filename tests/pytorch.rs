@@ -106,3 +106,47 @@ fn imported_pytorch_weights_round_trip() {
         "--arch resnet: unknown architecture",
     );
 }
+
+/// torchattacks' robust accuracies (`tests/pytorch_robustness.py`) of exported weights.
+fn torchattacks(file: &std::path::Path, n: usize, epsilon: f64) -> serde_json::Value {
+    let out = std::process::Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("tests/pytorch_robustness.py"))
+        .args(["fc100-100-10", file.to_str().unwrap(), &n.to_string(), &epsilon.to_string()])
+        .output()
+        .expect("the set-up's Python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn robust_accuracy_agrees_with_torchattacks_autoattack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 200;
+    // A plain model and one trained with an input pool, each at two radii.
+    let plain = "[data]\nsubset = 5000\n[model]\narch = \"fc100-100-10\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 0.1\nmomentum = 0.9\n[train]\nepochs = 2\nbatch_size = 64\n";
+    let pooled = format!(
+        "{plain}[adversarial]\nlayers = [0]\nmethod = \"pgd\"\nepsilon = 0.1\nsteps = 3\nattackers = 0\npool_size = 2000\nsnapshot_every = 20\n"
+    );
+    for (name, body, radii) in [("plain", plain.to_string(), [0.03, 0.08]), ("pooled", pooled, [0.05, 0.1])] {
+        let recipe = quick_recipe(tmp.path(), name, &body);
+        assert!(run(&["train", recipe.to_str().unwrap()]).status.success());
+        let run_dir = tmp.path().join("runs").join(name);
+        let file = tmp.path().join(format!("{name}.safetensors"));
+        assert!(run(&["export", run_dir.to_str().unwrap(), file.to_str().unwrap()]).status.success());
+        let epsilon = format!("{},{}", radii[0], radii[1]);
+        let out =
+            run(&["robustness", run_dir.to_str().unwrap(), "--epsilon", &epsilon, "--n", &n.to_string(), "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (k, epsilon) in radii.into_iter().enumerate() {
+            let report = &ours["radii"][k];
+            let theirs = torchattacks(&file, n, epsilon);
+            let (clean, robust) =
+                (report["clean_accuracy"].as_f64().unwrap(), report["robust_accuracy"].as_f64().unwrap());
+            assert!((clean - theirs["clean"].as_f64().unwrap()).abs() < 1e-6, "{name}: clean {clean} vs {theirs}");
+            let autoattack = theirs["autoattack"].as_f64().unwrap();
+            assert!((robust - autoattack).abs() <= 0.01, "{name} at {epsilon}: ours {robust}, AutoAttack {autoattack}");
+            assert!(robust > 0.05 && robust < clean - 0.05, "{name} at {epsilon}: {robust} is no test of the attacks");
+        }
+    }
+}

@@ -30,19 +30,26 @@ def sequential(arch):
     return nn.Sequential(*layers, nn.Linear(width, 10))
 
 
-command, arch, path = sys.argv[1], sys.argv[2], sys.argv[3]
-model = sequential(arch)
-if command == "init":
+def mnist_test(n, arch):
+    """The first `n` MNIST test images (shaped for `arch`) and their labels."""
+    root = pathlib.Path(__file__).resolve().parent.parent / "data" / "mnist"
+    x = np.frombuffer(gzip.open(root / "t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16)[: n * 784]
+    y = np.frombuffer(gzip.open(root / "t10k-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)[:n]
+    x = torch.tensor(x.astype(np.float32) / 255.0).reshape(n, 784)
+    return (x.reshape(n, 1, 28, 28) if arch == "convnet" else x), torch.tensor(y.astype(np.int64))
+
+
+if __name__ != "__main__":
+    pass
+elif sys.argv[1] == "init":
+    arch, path = sys.argv[2], sys.argv[3]
     torch.manual_seed(int(sys.argv[4]))
     model = sequential(arch)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path)
-    sys.exit(0)
-model.load_state_dict(load_file(path))
-n = int(sys.argv[4])
-root = pathlib.Path(__file__).resolve().parent.parent / "data" / "mnist"
-x = np.frombuffer(gzip.open(root / "t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16)[: n * 784]
-x = torch.tensor(x.astype(np.float32) / 255.0).reshape(n, 784)
-if arch == "convnet":
-    x = x.reshape(n, 1, 28, 28)
-with torch.no_grad():
-    print(json.dumps(model(x).tolist()))
+else:
+    arch, path, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+    model = sequential(arch)
+    model.load_state_dict(load_file(path))
+    x, _ = mnist_test(n, arch)
+    with torch.no_grad():
+        print(json.dumps(model(x).tolist()))

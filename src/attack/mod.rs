@@ -1,10 +1,13 @@
 //! Adversarial attacks as plain functions of (surface, inputs, goal, config): the paper's minimal
-//! L-BFGS perturbations, FGSM and PGD, Gaussian noise and magnified perturbations. Every attack
-//! works on any layer's activations (a [`Surface`]) and runs wherever its tensors live.
+//! L-BFGS perturbations, FGSM and PGD, Auto-PGD (APGD-CE, APGD-T), Gaussian noise and magnified
+//! perturbations. Every attack works on any layer's activations (a [`Surface`]) and runs wherever
+//! its tensors live; [`robustness`] runs them as AutoAttack's ensemble.
 
+pub mod apgd;
 pub mod gradient;
 pub mod lbfgs;
 pub mod noise;
+pub mod robustness;
 pub mod search;
 pub mod surface;
 pub mod target;
@@ -12,9 +15,11 @@ pub mod target;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use apgd::{ApgdConfig, ApgdLoss, apgd};
 pub use gradient::{Norm, PgdConfig, fgsm, pgd};
 pub use lbfgs::{BoxBounds, LbfgsConfig};
 pub use noise::{gaussian, magnify};
+pub use robustness::{EnsembleAttack, RobustnessConfig, RobustnessReport, robustness};
 pub use search::{LbfgsAttackConfig, lbfgs};
 pub use surface::{Goal, Surface, distortion};
 pub use target::TargetKind;

@@ -44,11 +44,22 @@ impl<'a> Surface<'a> {
         z: Tensor<2>,
         objective: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<1>,
     ) -> (Tensor<1>, Tensor<2>) {
+        let (values, grad, _) = self.value_grad_logits(z, objective);
+        (values, grad)
+    }
+
+    /// [`Self::value_and_grad`], and the logits at `z` `[batch, classes]`.
+    pub fn value_grad_logits(
+        &self,
+        z: Tensor<2>,
+        objective: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<1>,
+    ) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
         let z = z.detach().autodiff().require_grad();
-        let values = objective(z.clone(), self.logits(z.clone()));
+        let logits = self.logits(z.clone());
+        let values = objective(z.clone(), logits.clone());
         let grads = values.clone().sum().backward();
         let grad = z.grad(&grads).expect("z takes part in the objective");
-        (values.detach().inner(), grad)
+        (values.detach().inner(), grad, logits.detach().inner())
     }
 }
 

@@ -10,6 +10,7 @@ mod plot;
 mod progress;
 mod recipe;
 mod reproduce;
+mod robustness;
 mod train;
 mod transfer;
 mod units;
@@ -61,6 +62,8 @@ enum Command {
     Lipschitz(lipschitz::Args),
     /// Train recipes for several seeds and compare test error, robustness and training time.
     Compare(compare::Args),
+    /// Robust accuracy under an AutoAttack-style ensemble (APGD-CE, APGD-T) at one or more radii.
+    Robustness(robustness::Args),
     /// Draw line charts as PNG: per-epoch curves of runs, accuracy under PGD against ε, Lipschitz bounds.
     #[command(subcommand)]
     Plot(plot::Command),
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Transfer(args) => transfer::run(args),
         Command::Reproduce(args) => reproduce::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Robustness(args) => robustness::run(args),
         Command::Units(args) => units::run(args),
         Command::Import(args) => exchange::import(args),
         Command::Export(args) => exchange::export(args),
@@ -114,6 +118,8 @@ pub fn main() -> ExitCode {
 
 /// The one line a user sees: the library's message, naming the flag whose value it speaks of.
 fn message(e: &Error) -> String {
+    use blindspot::attack::robustness;
+    use blindspot::config::Invalid;
     use blindspot::experiments::{attack as attacks, units};
     use blindspot::{attack, recipe};
     match e {
@@ -130,6 +136,10 @@ fn message(e: &Error) -> String {
         Error::Units(units::Error::Top { top, available }) => {
             format!("--top {top} is larger than the {available} test images")
         }
+        Error::Robustness(robustness::Error::Config(Invalid { field, message })) => {
+            format!("--{} {message}", if *field == "batch" { "batch-size".into() } else { field.replace('_', "-") })
+        }
+        Error::Robustness(robustness::Error::NoImages) => "--n must be at least 1".into(),
         Error::Recipe(recipe::Error::Set { assignment, message }) => format!("--set {assignment}: {message}"),
         Error::UnknownArch { name } => {
             format!("--arch {name}: unknown architecture, expected one of {}", blindspot::model::zoo::names())
@@ -203,6 +213,8 @@ impl LbfgsArgs {
 /// The names of the library's attacks and image sets, as `--method` and `--images` take them.
 const METHODS: &[&str] = &["lbfgs", "fgsm", "pgd", "noise"];
 const IMAGE_SETS: &[&str] = &["train", "test"];
+const NORMS: &[&str] = &["linf", "l2"];
+const ENSEMBLE: &[&str] = &["apgd-ce", "apgd-t"];
 
 /// A clap parser for one of the library's kebab-case enums, by its serde names (the library knows
 /// nothing of clap); `--help` lists `names`.
@@ -260,6 +272,8 @@ mod tests {
     fn every_listed_name_is_a_variant_of_the_librarys_enum() {
         assert!(parses::<AttackMethod>(super::METHODS));
         assert!(parses::<ImageSet>(super::IMAGE_SETS));
+        assert!(parses::<blindspot::attack::Norm>(super::NORMS));
+        assert!(parses::<blindspot::attack::EnsembleAttack>(super::ENSEMBLE));
         assert!(parses::<Experiment>(&["table1", "table2", "table3", "table4"]));
     }
 }

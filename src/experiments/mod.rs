@@ -8,6 +8,7 @@ pub mod eval;
 pub mod lipschitz;
 pub mod loaded;
 pub mod plot;
+pub mod robustness;
 pub mod transfer;
 pub mod units;
 

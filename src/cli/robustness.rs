@@ -1,0 +1,95 @@
+use std::path::PathBuf;
+
+use blindspot::Error;
+use blindspot::attack::{EnsembleAttack, Norm, RobustnessConfig};
+use blindspot::experiments::robustness::robustness;
+
+use super::{ModelArgs, percent, print_json};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  blindspot robustness checkpoints/convnet-adversarial --epsilon 0.3,0.1
+  blindspot robustness checkpoints/fc100-100-10-adversarial --norm l2 --epsilon 1.5 --n 500 --json
+  blindspot robustness checkpoints/convnet --attacks apgd-ce --iterations 20     a quick first look
+
+Robust accuracy is the share of the first N test images that the model classifies right and that no
+attack of the ensemble breaks: each attack runs only on what the earlier ones left (AutoAttack's way).")]
+pub struct Args {
+    /// A run folder (checkpoints/<run>) or a checkpoint folder.
+    checkpoint: PathBuf,
+    /// The threat model's norm: linf (per-pixel radius) or l2 (Euclidean radius).
+    #[arg(long, default_value = "linf", value_parser = super::named::<Norm>(super::NORMS))]
+    norm: Norm,
+    /// Radii, comma-separated (MNIST's standard L∞ radius is 0.3).
+    #[arg(long, value_delimiter = ',', default_value = "0.3")]
+    epsilon: Vec<f64>,
+    /// Attack the first N test images.
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    /// The ensemble, in order, comma-separated: apgd-ce (APGD on the cross-entropy), apgd-t (APGD on
+    /// the targeted DLR loss, towards each of the most likely wrong classes).
+    #[arg(long, value_delimiter = ',', default_value = "apgd-ce,apgd-t",
+          value_parser = super::named::<EnsembleAttack>(super::ENSEMBLE))]
+    attacks: Vec<EnsembleAttack>,
+    /// APGD iterations per run.
+    #[arg(long, default_value_t = 100)]
+    iterations: usize,
+    /// APGD-T: how many of the most likely wrong classes to target in turn.
+    #[arg(long, default_value_t = 9)]
+    target_classes: usize,
+    /// Examples attacked at once.
+    #[arg(long, default_value_t = 500)]
+    batch_size: usize,
+    /// Seed of the random starts.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Error> {
+    let device = args.model.device.device()?;
+    let loaded = args.model.open(&args.checkpoint, &device)?;
+    let config = RobustnessConfig {
+        attacks: args.attacks.clone(),
+        iterations: args.iterations,
+        target_classes: args.target_classes,
+        batch: args.batch_size,
+        seed: args.seed,
+        ..RobustnessConfig::standard(args.norm, 0.0)
+    };
+    let quiet = args.json;
+    let run = robustness(&loaded, &config, &args.epsilon, args.n, &device, |r| {
+        if !quiet {
+            eprintln!("ε = {}: robust accuracy {} ({:.1} s)", r.epsilon, percent(r.robust_accuracy), r.seconds);
+        }
+    })?;
+    if args.json {
+        return print_json(&run);
+    }
+    println!("{} (epoch {}) {}", run.model, run.epoch, run.checkpoint);
+    for r in &run.radii {
+        let norm = match r.norm {
+            Norm::Linf => "L∞",
+            Norm::L2 => "L2",
+        };
+        println!(
+            "\n{norm} ε = {}: clean accuracy {}, robust accuracy {} on {} test images ({:.1} s)",
+            r.epsilon,
+            percent(r.clean_accuracy),
+            percent(r.robust_accuracy),
+            r.examples,
+            r.seconds
+        );
+        for a in &r.attacks {
+            println!("  {:<8} broke {:>5}, robust after it {:>5}  ({:.1} s)", a.attack, a.broken, a.robust, a.seconds);
+        }
+        for w in &r.warnings {
+            println!("  warning: {w}");
+        }
+    }
+    Ok(())
+}

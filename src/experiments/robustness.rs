@@ -1,0 +1,43 @@
+//! `blindspot robustness`: a checkpoint's clean and robust accuracy on the first test images,
+//! under the attack ensemble at each radius.
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::loaded::LoadedModel;
+use crate::attack::robustness::{self, RobustnessConfig, RobustnessReport};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RobustnessRun {
+    pub model: String,
+    pub checkpoint: String,
+    pub epoch: usize,
+    /// One report per radius, in the order asked.
+    pub radii: Vec<RobustnessReport>,
+}
+
+/// The ensemble `config` describes at each of `radii` (its own epsilon is replaced), on the first
+/// `n` test images; `progress` hears of each finished radius.
+pub fn robustness(
+    loaded: &LoadedModel,
+    config: &RobustnessConfig,
+    radii: &[f64],
+    n: usize,
+    device: &Device,
+    mut progress: impl FnMut(&RobustnessReport),
+) -> Result<RobustnessRun, robustness::Error> {
+    let images = loaded.test.head(n);
+    let mut reports = Vec::new();
+    for &epsilon in radii {
+        let report =
+            robustness::robustness(&loaded.model, &images, &RobustnessConfig { epsilon, ..config.clone() }, device)?;
+        progress(&report);
+        reports.push(report);
+    }
+    Ok(RobustnessRun {
+        model: loaded.name.clone(),
+        checkpoint: loaded.checkpoint.dir.display().to_string(),
+        epoch: loaded.checkpoint.state.epoch,
+        radii: reports,
+    })
+}
