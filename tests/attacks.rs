@@ -159,3 +159,79 @@ fn layer_attacks_stay_in_their_box_and_pgd_in_its_ball() {
     assert!(Surface::new(&model, 3).is_err());
     assert!(Surface::new(&model, 2).is_ok());
 }
+
+/// A trained model whose last layer ends in a softmax (outputs are probabilities), or in noise
+/// (a randomized model).
+struct Ending(Stack, &'static str);
+
+impl Layered for Ending {
+    fn depth(&self) -> usize {
+        self.0.depth()
+    }
+    fn layer(&self, k: usize, h: Tensor<2>) -> Tensor<2> {
+        let h = self.0.layer(k, h);
+        match (k == self.depth(), self.1) {
+            (true, "softmax") => burn::tensor::activation::softmax(h, 1),
+            (true, _) => h.clone() + Tensor::random(h.dims(), Distribution::Normal(0.0, 0.1), &h.device()),
+            _ => h,
+        }
+    }
+    fn activation_box(&self, k: usize) -> (f32, f32) {
+        self.0.activation_box(k)
+    }
+    fn classes(&self) -> usize {
+        self.0.classes()
+    }
+}
+
+#[test]
+fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
+    use attack::robustness::{EnsembleAttack, RobustnessConfig, robustness};
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::trained_model(tmp.path());
+    let data = Dataset::load(DatasetName::Mnist, None).unwrap();
+    let images = data.test.head(200);
+    let config = RobustnessConfig { iterations: 20, target_classes: 3, ..RobustnessConfig::standard(Norm::Linf, 0.06) };
+    let report = robustness(&model, &images, &config, &device()).unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    // Each attack's breakdown adds up to what the ensemble broke.
+    let correct = (report.clean_accuracy * 200.0).round() as usize;
+    let robust = (report.robust_accuracy * 200.0).round() as usize;
+    let names: Vec<&str> = report.attacks.iter().map(|a| a.attack.as_str()).collect();
+    assert_eq!(names, ["apgd-ce", "apgd-t"]);
+    assert_eq!(correct - report.attacks.iter().map(|a| a.broken).sum::<usize>(), robust);
+    assert_eq!(report.attacks[1].robust, robust);
+    assert!(robust > 0 && robust < correct, "{report:?}: the radius tests nothing");
+    // PGD-20 of the same radius breaks no more than APGD.
+    let batch = DeviceImages::new(&images, &device()).all();
+    let surface = Surface::new(&model, 0).unwrap();
+    let goal = Goal { labels: batch.labels.clone(), targets: None };
+    let pgd = attack::pgd(&surface, batch.inputs.clone(), &goal, &PgdConfig::linf(0.06, 20));
+    let pgd_robust = pgd.success.iter().filter(|s| !**s).count() as f64 / 200.0;
+    assert!(report.robust_accuracy <= pgd_robust + 0.01, "APGD {} vs PGD-20 {pgd_robust}", report.robust_accuracy);
+    // APGD's points stay in the ball and the box, and its success is the model's answer.
+    let loss = attack::ApgdLoss::CrossEntropy;
+    let made =
+        attack::apgd(&surface, batch.inputs.clone(), &batch.labels, &loss, &attack::ApgdConfig::new(Norm::Linf, 0.06));
+    let r = made.adversarial.clone() - batch.inputs.clone();
+    assert!(r.abs().max().into_scalar::<f32>() <= 0.06 + 1e-6);
+    assert!(
+        made.adversarial.clone().min().into_scalar::<f32>() >= 0.0
+            && made.adversarial.clone().max().into_scalar::<f32>() <= 1.0
+    );
+    let answers = predicted(&model, 0, made.adversarial.clone());
+    let labels: Vec<i64> = batch.labels.clone().into_data().iter::<i64>().collect();
+    assert!(made.success.iter().zip(answers.iter().zip(&labels)).all(|(s, (a, l))| *s == (a != l)));
+    // At radius 0 nothing breaks; one attack alone is an ensemble too.
+    let still = RobustnessConfig { epsilon: 0.0, attacks: vec![EnsembleAttack::ApgdCe], ..config.clone() };
+    let report = robustness(&model, &images, &still, &device()).unwrap();
+    assert_eq!(report.robust_accuracy, report.clean_accuracy);
+    // A model that outputs probabilities is flagged; so is a randomized one (dropout left on).
+    for (ending, warning) in [("softmax", "probabilities"), ("noise", "randomized")] {
+        let report = robustness(&Ending(model.clone(), ending), &images, &still, &device()).unwrap();
+        assert!(report.warnings.iter().any(|w| w.contains(warning)), "{ending}: {:?}", report.warnings);
+    }
+    // Bad settings are refused by name.
+    let bad = RobustnessConfig { iterations: 0, ..config };
+    assert_eq!(robustness(&model, &images, &bad, &device()).unwrap_err().to_string(), "iterations: must be at least 1");
+}
