@@ -191,16 +191,21 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
     let model = common::trained_model(tmp.path());
     let data = Dataset::load(DatasetName::Mnist, None).unwrap();
     let images = data.test.head(200);
-    let config = RobustnessConfig { iterations: 20, target_classes: 3, ..RobustnessConfig::standard(Norm::Linf, 0.06) };
+    let config = RobustnessConfig {
+        iterations: 20,
+        target_classes: 3,
+        square_queries: 300,
+        ..RobustnessConfig::standard(Norm::Linf, 0.06)
+    };
     let report = robustness(&model, &images, &config, &device()).unwrap();
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     // Each attack's breakdown adds up to what the ensemble broke.
     let correct = (report.clean_accuracy * 200.0).round() as usize;
     let robust = (report.robust_accuracy * 200.0).round() as usize;
     let names: Vec<&str> = report.attacks.iter().map(|a| a.attack.as_str()).collect();
-    assert_eq!(names, ["apgd-ce", "apgd-t"]);
+    assert_eq!(names, ["apgd-ce", "apgd-t", "square"]);
     assert_eq!(correct - report.attacks.iter().map(|a| a.broken).sum::<usize>(), robust);
-    assert_eq!(report.attacks[1].robust, robust);
+    assert_eq!(report.attacks[2].robust, robust);
     assert!(robust > 0 && robust < correct, "{report:?}: the radius tests nothing");
     // PGD-20 of the same radius breaks no more than APGD.
     let batch = DeviceImages::new(&images, &device()).all();
@@ -222,6 +227,22 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
     let answers = predicted(&model, 0, made.adversarial.clone());
     let labels: Vec<i64> = batch.labels.clone().into_data().iter::<i64>().collect();
     assert!(made.success.iter().zip(answers.iter().zip(&labels)).all(|(s, (a, l))| *s == (a != l)));
+    // Square alone, without gradients, breaks examples too, inside the ball and the box.
+    let made = attack::square(
+        &surface,
+        batch.inputs.clone(),
+        &batch.labels,
+        [1, 28, 28],
+        &attack::SquareConfig { queries: 300, ..attack::SquareConfig::new(0.06) },
+    );
+    let r = made.adversarial.clone() - batch.inputs.clone();
+    assert!(r.abs().max().into_scalar::<f32>() <= 0.06 + 1e-6);
+    assert!(
+        made.adversarial.clone().min().into_scalar::<f32>() >= 0.0
+            && made.adversarial.clone().max().into_scalar::<f32>() <= 1.0
+    );
+    let broken = made.success.iter().filter(|s| **s).count();
+    assert!(broken > 200 - correct, "square broke {broken} of 200 ({correct} classified right)");
     // At radius 0 nothing breaks; one attack alone is an ensemble too.
     let still = RobustnessConfig { epsilon: 0.0, attacks: vec![EnsembleAttack::ApgdCe], ..config.clone() };
     let report = robustness(&model, &images, &still, &device()).unwrap();

@@ -1,5 +1,5 @@
 //! Adversarial attacks as plain functions of (surface, inputs, goal, config): the paper's minimal
-//! L-BFGS perturbations, FGSM and PGD, Auto-PGD (APGD-CE, APGD-T), Gaussian noise and magnified
+//! L-BFGS perturbations, FGSM and PGD, Auto-PGD (APGD-CE, APGD-T), Square, Gaussian noise and magnified
 //! perturbations. Every attack works on any layer's activations (a [`Surface`]) and runs wherever
 //! its tensors live; [`robustness`] runs them as AutoAttack's ensemble.
 
@@ -9,6 +9,7 @@ pub mod lbfgs;
 pub mod noise;
 pub mod robustness;
 pub mod search;
+pub mod square;
 pub mod surface;
 pub mod target;
 
@@ -21,6 +22,7 @@ pub use lbfgs::{BoxBounds, LbfgsConfig};
 pub use noise::{gaussian, magnify};
 pub use robustness::{EnsembleAttack, RobustnessConfig, RobustnessReport, robustness};
 pub use search::{LbfgsAttackConfig, lbfgs};
+pub use square::{SquareConfig, square};
 pub use surface::{Goal, Surface, distortion};
 pub use target::TargetKind;
 

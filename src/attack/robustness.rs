@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apgd::{ApgdConfig, ApgdLoss, apgd};
 use super::gradient::Norm;
+use super::square::{SquareConfig, square};
 use super::surface::Surface;
 use crate::config::{Invalid, at_least_one, ensure};
 use crate::data::{DeviceImages, Images};
@@ -24,6 +25,8 @@ pub enum EnsembleAttack {
     /// APGD on the targeted DLR loss, towards each of the `target_classes` most likely wrong
     /// classes in turn.
     ApgdT,
+    /// The score-based Square attack (L∞, `square_queries` queries): no gradients.
+    Square,
 }
 
 impl EnsembleAttack {
@@ -31,6 +34,7 @@ impl EnsembleAttack {
         match self {
             EnsembleAttack::ApgdCe => "apgd-ce",
             EnsembleAttack::ApgdT => "apgd-t",
+            EnsembleAttack::Square => "square",
         }
     }
 }
@@ -46,6 +50,8 @@ pub struct RobustnessConfig {
     pub iterations: usize,
     /// APGD-T's targets: the 2nd to (1 + this)-th most likely classes (AutoAttack: 9).
     pub target_classes: usize,
+    /// Square's queries per example (AutoAttack: 5,000).
+    pub square_queries: usize,
     /// Examples attacked at once.
     pub batch: usize,
     /// Seeds the random starts.
@@ -53,15 +59,19 @@ pub struct RobustnessConfig {
 }
 
 impl RobustnessConfig {
-    /// AutoAttack's standard white-box part at radius `epsilon`: APGD-CE then APGD-T (9 targets),
-    /// 100 iterations each.
+    /// AutoAttack's standard ensemble at radius `epsilon`, without FAB-T: APGD-CE, APGD-T (9
+    /// targets), 100 iterations each, then (L∞) Square with 5,000 queries.
     pub fn standard(norm: Norm, epsilon: f64) -> RobustnessConfig {
         RobustnessConfig {
             norm,
             epsilon,
-            attacks: vec![EnsembleAttack::ApgdCe, EnsembleAttack::ApgdT],
+            attacks: match norm {
+                Norm::Linf => vec![EnsembleAttack::ApgdCe, EnsembleAttack::ApgdT, EnsembleAttack::Square],
+                Norm::L2 => vec![EnsembleAttack::ApgdCe, EnsembleAttack::ApgdT],
+            },
             iterations: 100,
             target_classes: 9,
+            square_queries: 5000,
             batch: 500,
             seed: 0,
         }
@@ -74,6 +84,10 @@ impl RobustnessConfig {
         ensure(!self.attacks.is_empty(), "attacks", || "name at least one attack".into())?;
         at_least_one(self.iterations, "iterations")?;
         at_least_one(self.target_classes, "target_classes")?;
+        at_least_one(self.square_queries, "square_queries")?;
+        ensure(self.norm == Norm::Linf || !self.attacks.contains(&EnsembleAttack::Square), "attacks", || {
+            "square is implemented for linf only".into()
+        })?;
         at_least_one(self.batch, "batch")
     }
 }
@@ -138,26 +152,28 @@ pub fn robustness(
         robust.extend(chunk.iter().zip(predicted).filter(|(i, p)| *p == images.labels[**i] as i64).map(|(i, _)| *i));
     }
     let clean = robust.len();
-    let warnings = warnings(&surface, &set, &robust, config);
+    let mut warnings = warnings(&surface, &set, &robust, config);
     device.seed(config.seed);
     let mut attacks = Vec::new();
     for &attack in &config.attacks {
         let begun = Instant::now();
         let before = robust.len();
         let runs = match attack {
-            EnsembleAttack::ApgdCe => vec![None],
-            EnsembleAttack::ApgdT => (2..=(config.target_classes + 1).min(classes)).map(Some).collect(),
+            EnsembleAttack::ApgdCe => vec![Run::CrossEntropy],
+            EnsembleAttack::ApgdT => (2..=(config.target_classes + 1).min(classes)).map(Run::Targeted).collect(),
+            EnsembleAttack::Square => vec![Run::Square(images.shape)],
         };
-        for rank in runs {
-            robust = survivors(&surface, &set, &robust, config, rank);
+        for run in runs {
+            robust = survivors(&surface, &set, &robust, config, run);
         }
-        let seconds = begun.elapsed().as_secs_f64();
-        attacks.push(AttackBreakdown {
-            attack: attack.name().into(),
-            broken: before - robust.len(),
-            robust: robust.len(),
-            seconds,
-        });
+        let (seconds, broken) = (begun.elapsed().as_secs_f64(), before - robust.len());
+        if attack == EnsembleAttack::Square && broken > 0 && !attacks.is_empty() {
+            warnings.push(format!(
+                "square broke {broken} examples the gradient attacks did not: a sign of gradient masking (the \
+                 gradient attacks alone would overstate robustness)"
+            ));
+        }
+        attacks.push(AttackBreakdown { attack: attack.name().into(), broken, robust: robust.len(), seconds });
     }
     let n = images.len() as f64;
     Ok(RobustnessReport {
@@ -172,27 +188,40 @@ pub fn robustness(
     })
 }
 
-/// The examples of `robust` that one APGD run (cross-entropy, or targeted DLR towards each one's
-/// `rank`-th most likely class) leaves classified right.
+/// One run over the examples still robust.
+#[derive(Clone, Copy)]
+enum Run {
+    /// APGD on the cross-entropy.
+    CrossEntropy,
+    /// APGD on the targeted DLR loss towards each example's `rank`-th most likely class.
+    Targeted(usize),
+    /// Square on images of this `[C, H, W]` shape.
+    Square([usize; 3]),
+}
+
+/// The examples of `robust` that `run` leaves classified right.
 fn survivors(
     surface: &Surface,
     set: &DeviceImages,
     robust: &[usize],
     config: &RobustnessConfig,
-    rank: Option<usize>,
+    run: Run,
 ) -> Vec<usize> {
     let apgd_config = ApgdConfig { iterations: config.iterations, ..ApgdConfig::new(config.norm, config.epsilon) };
+    let square_config =
+        SquareConfig { queries: config.square_queries, seed: config.seed, ..SquareConfig::new(config.epsilon) };
     let mut left = Vec::new();
     for chunk in robust.chunks(config.batch) {
         let batch = set.batch(chunk);
-        let loss = match rank {
-            None => ApgdLoss::CrossEntropy,
-            Some(rank) => {
+        let made = match run {
+            Run::CrossEntropy => apgd(surface, batch.inputs, &batch.labels, &ApgdLoss::CrossEntropy, &apgd_config),
+            Run::Targeted(rank) => {
                 let order = surface.logits(batch.inputs.clone()).argsort_descending(1);
-                ApgdLoss::TargetedDlr(order.narrow(1, rank - 1, 1).reshape([chunk.len()]))
+                let loss = ApgdLoss::TargetedDlr(order.narrow(1, rank - 1, 1).reshape([chunk.len()]));
+                apgd(surface, batch.inputs, &batch.labels, &loss, &apgd_config)
             }
+            Run::Square(shape) => square(surface, batch.inputs, &batch.labels, shape, &square_config),
         };
-        let made = apgd(surface, batch.inputs, &batch.labels, &loss, &apgd_config);
         left.extend(chunk.iter().zip(&made.success).filter(|(_, broken)| !**broken).map(|(i, _)| *i));
     }
     left

@@ -62,7 +62,7 @@ enum Command {
     Lipschitz(lipschitz::Args),
     /// Train recipes for several seeds and compare test error, robustness and training time.
     Compare(compare::Args),
-    /// Robust accuracy under an AutoAttack-style ensemble (APGD-CE, APGD-T) at one or more radii.
+    /// Robust accuracy under an AutoAttack-style ensemble (APGD-CE, APGD-T, Square) at one or more radii.
     Robustness(robustness::Args),
     /// Draw line charts as PNG: per-epoch curves of runs, accuracy under PGD against ε, Lipschitz bounds.
     #[command(subcommand)]
@@ -214,7 +214,7 @@ impl LbfgsArgs {
 const METHODS: &[&str] = &["lbfgs", "fgsm", "pgd", "noise"];
 const IMAGE_SETS: &[&str] = &["train", "test"];
 const NORMS: &[&str] = &["linf", "l2"];
-const ENSEMBLE: &[&str] = &["apgd-ce", "apgd-t"];
+const ENSEMBLE: &[&str] = &["apgd-ce", "apgd-t", "square"];
 
 /// A clap parser for one of the library's kebab-case enums, by its serde names (the library knows
 /// nothing of clap); `--help` lists `names`.

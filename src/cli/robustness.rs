@@ -27,16 +27,20 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     n: usize,
     /// The ensemble, in order, comma-separated: apgd-ce (APGD on the cross-entropy), apgd-t (APGD on
-    /// the targeted DLR loss, towards each of the most likely wrong classes).
-    #[arg(long, value_delimiter = ',', default_value = "apgd-ce,apgd-t",
-          value_parser = super::named::<EnsembleAttack>(super::ENSEMBLE))]
-    attacks: Vec<EnsembleAttack>,
+    /// the targeted DLR loss, towards each of the most likely wrong classes), square (score-based,
+    /// no gradients: the check against gradient masking; linf only). Default: all three for linf,
+    /// the APGDs for l2.
+    #[arg(long, value_delimiter = ',', value_parser = super::named::<EnsembleAttack>(super::ENSEMBLE))]
+    attacks: Option<Vec<EnsembleAttack>>,
     /// APGD iterations per run.
     #[arg(long, default_value_t = 100)]
     iterations: usize,
     /// APGD-T: how many of the most likely wrong classes to target in turn.
     #[arg(long, default_value_t = 9)]
     target_classes: usize,
+    /// Square: queries per example.
+    #[arg(long, default_value_t = 5000)]
+    square_queries: usize,
     /// Examples attacked at once.
     #[arg(long, default_value_t = 500)]
     batch_size: usize,
@@ -53,13 +57,15 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Error> {
     let device = args.model.device.device()?;
     let loaded = args.model.open(&args.checkpoint, &device)?;
+    let standard = RobustnessConfig::standard(args.norm, 0.0);
     let config = RobustnessConfig {
-        attacks: args.attacks.clone(),
+        attacks: args.attacks.clone().unwrap_or(standard.attacks.clone()),
         iterations: args.iterations,
+        square_queries: args.square_queries,
         target_classes: args.target_classes,
         batch: args.batch_size,
         seed: args.seed,
-        ..RobustnessConfig::standard(args.norm, 0.0)
+        ..standard
     };
     let quiet = args.json;
     let run = robustness(&loaded, &config, &args.epsilon, args.n, &device, |r| {
