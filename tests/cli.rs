@@ -279,8 +279,12 @@ fn compare_trains_every_recipe_for_every_seed_and_reuses_finished_runs() {
         output.to_str().unwrap(),
         "--distortion-images",
         "10",
-        "--pgd-images",
+        "--robust-images",
         "100",
+        "--iterations",
+        "20",
+        "--square-queries",
+        "200",
         "--json",
     ];
     let out = run(&args);
@@ -293,8 +297,9 @@ fn compare_trains_every_recipe_for_every_seed_and_reuses_finished_runs() {
         assert_eq!(runs.iter().map(|x| x["seed"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 2]);
         for x in runs {
             assert!(x["test_error"].as_f64().unwrap() < 0.25, "{x}");
-            let acc = x["pgd_accuracy"].as_f64().unwrap();
-            assert!((0.0..=1.0).contains(&acc));
+            let robust: Vec<f64> =
+                x["robust_accuracy"].as_array().unwrap().iter().map(|a| a.as_f64().unwrap()).collect();
+            assert!(robust.len() == 2 && robust[0] >= robust[1] && (0.0..=1.0).contains(&robust[0]), "{x}");
             assert!(x["mean_distortion"].as_f64().unwrap() > 0.0);
         }
     }
@@ -305,6 +310,8 @@ fn compare_trains_every_recipe_for_every_seed_and_reuses_finished_runs() {
     let table = stdout(&run(&args[..args.len() - 1]));
     assert!(table.starts_with("| recipe | seeds | test error |"), "{table}");
     assert!(table.contains("network Lipschitz bound"), "{table}");
+    assert!(table.contains("robust accuracy (ε = 0.1) | robust accuracy (ε = 0.3)"), "{table}");
+    assert_eq!(c["radii"], serde_json::json!([0.1, 0.3]), "the pool's radius and the standard one");
     // A changed recipe trains its runs over instead of reusing (or resuming) the old ones.
     let changed: Vec<&str> =
         args.iter().map(|&a| if a == "train.batch_size=32" { "train.batch_size=64" } else { a }).collect();

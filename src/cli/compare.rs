@@ -24,12 +24,15 @@ pub struct Args {
     /// Test images for the mean minimal L-BFGS distortion.
     #[arg(long, default_value_t = 100)]
     distortion_images: usize,
-    /// Test images for the PGD accuracy.
+    /// Test images for the robust accuracy (the first N).
     #[arg(long, default_value_t = 1000)]
-    pgd_images: usize,
-    /// PGD radius (L∞, 20 steps, random start).
-    #[arg(long, default_value_t = 0.1)]
-    pgd_epsilon: f64,
+    robust_images: usize,
+    /// L∞ radii of the robust accuracy, comma-separated (default: the recipes' input-pool radii and
+    /// the standard 0.3).
+    #[arg(long, value_delimiter = ',')]
+    epsilon: Vec<f64>,
+    #[command(flatten)]
+    ensemble: super::EnsembleArgs,
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
     /// Print JSON (every run's figures) instead of the Markdown table.
@@ -45,8 +48,9 @@ pub fn run(args: Args) -> Result<(), Error> {
         output: args.output,
         device: args.device,
         distortion_images: args.distortion_images,
-        pgd_images: args.pgd_images,
-        pgd_epsilon: args.pgd_epsilon,
+        robust_images: args.robust_images,
+        radii: args.epsilon,
+        ensemble: args.ensemble.config(blindspot::attack::Norm::Linf),
     };
     let mut terminal = Terminal::new();
     let comparison = compare(&options, &mut terminal)?;

@@ -137,7 +137,12 @@ fn message(e: &Error) -> String {
             format!("--top {top} is larger than the {available} test images")
         }
         Error::Robustness(robustness::Error::Config(Invalid { field, message })) => {
-            format!("--{} {message}", if *field == "batch" { "batch-size".into() } else { field.replace('_', "-") })
+            let flag = match *field {
+                "batch" => "attack-batch".to_string(),
+                "seed" => "attack-seed".to_string(),
+                field => field.replace('_', "-"),
+            };
+            format!("--{flag} {message}")
         }
         Error::Robustness(robustness::Error::NoImages) => "--n must be at least 1".into(),
         Error::Recipe(recipe::Error::Set { assignment, message }) => format!("--set {assignment}: {message}"),
@@ -180,6 +185,48 @@ struct LbfgsArgs {
     /// Seed of the random targets (and of PGD's random start and the noise).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+/// The attack ensemble's settings, as `robustness` and `compare` take them.
+#[derive(Debug, clap::Args)]
+struct EnsembleArgs {
+    /// The ensemble, in order, comma-separated: apgd-ce (APGD on the cross-entropy), apgd-t (APGD on
+    /// the targeted DLR loss, towards each of the most likely wrong classes), square (score-based,
+    /// no gradients: the check against gradient masking; linf only). Default: all three for linf,
+    /// the APGDs for l2.
+    #[arg(long, value_delimiter = ',', value_parser = named::<blindspot::attack::EnsembleAttack>(ENSEMBLE))]
+    attacks: Option<Vec<blindspot::attack::EnsembleAttack>>,
+    /// APGD iterations per run.
+    #[arg(long, default_value_t = 100)]
+    iterations: usize,
+    /// APGD-T: how many of the most likely wrong classes to target in turn.
+    #[arg(long, default_value_t = 9)]
+    target_classes: usize,
+    /// Square: queries per example.
+    #[arg(long, default_value_t = 5000)]
+    square_queries: usize,
+    /// Examples attacked at once.
+    #[arg(long, default_value_t = 500)]
+    attack_batch: usize,
+    /// Seed of the random starts and Square's search.
+    #[arg(long, default_value_t = 0)]
+    attack_seed: u64,
+}
+
+impl EnsembleArgs {
+    /// The ensemble for `norm` (its radius is set per run).
+    fn config(&self, norm: blindspot::attack::Norm) -> blindspot::attack::RobustnessConfig {
+        let standard = blindspot::attack::RobustnessConfig::standard(norm, 0.0);
+        blindspot::attack::RobustnessConfig {
+            attacks: self.attacks.clone().unwrap_or(standard.attacks.clone()),
+            iterations: self.iterations,
+            target_classes: self.target_classes,
+            square_queries: self.square_queries,
+            batch: self.attack_batch,
+            seed: self.attack_seed,
+            ..standard
+        }
+    }
 }
 
 /// Where a command that loads checkpoints runs, and where it reads their data.

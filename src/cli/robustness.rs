@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use blindspot::Error;
-use blindspot::attack::{EnsembleAttack, Norm, RobustnessConfig};
+use blindspot::attack::Norm;
 use blindspot::experiments::robustness::robustness;
 
 use super::{ModelArgs, percent, print_json};
@@ -26,27 +26,8 @@ pub struct Args {
     /// Attack the first N test images.
     #[arg(long, default_value_t = 1000)]
     n: usize,
-    /// The ensemble, in order, comma-separated: apgd-ce (APGD on the cross-entropy), apgd-t (APGD on
-    /// the targeted DLR loss, towards each of the most likely wrong classes), square (score-based,
-    /// no gradients: the check against gradient masking; linf only). Default: all three for linf,
-    /// the APGDs for l2.
-    #[arg(long, value_delimiter = ',', value_parser = super::named::<EnsembleAttack>(super::ENSEMBLE))]
-    attacks: Option<Vec<EnsembleAttack>>,
-    /// APGD iterations per run.
-    #[arg(long, default_value_t = 100)]
-    iterations: usize,
-    /// APGD-T: how many of the most likely wrong classes to target in turn.
-    #[arg(long, default_value_t = 9)]
-    target_classes: usize,
-    /// Square: queries per example.
-    #[arg(long, default_value_t = 5000)]
-    square_queries: usize,
-    /// Examples attacked at once.
-    #[arg(long, default_value_t = 500)]
-    batch_size: usize,
-    /// Seed of the random starts.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    ensemble: super::EnsembleArgs,
     #[command(flatten)]
     model: ModelArgs,
     /// Print the figures as JSON.
@@ -57,16 +38,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Error> {
     let device = args.model.device.device()?;
     let loaded = args.model.open(&args.checkpoint, &device)?;
-    let standard = RobustnessConfig::standard(args.norm, 0.0);
-    let config = RobustnessConfig {
-        attacks: args.attacks.clone().unwrap_or(standard.attacks.clone()),
-        iterations: args.iterations,
-        square_queries: args.square_queries,
-        target_classes: args.target_classes,
-        batch: args.batch_size,
-        seed: args.seed,
-        ..standard
-    };
+    let config = args.ensemble.config(args.norm);
     let quiet = args.json;
     let run = robustness(&loaded, &config, &args.epsilon, args.n, &device, |r| {
         if !quiet {

@@ -1,18 +1,20 @@
 //! `blindspot compare`: trains each recipe for each seed and puts clean test error, robustness
-//! (mean minimal L-BFGS distortion on fixed test images, accuracy under PGD at a stated ε), the
-//! network's upper Lipschitz bound and training time side by side: how users compare weight decay,
-//! dropout, adversarial pools and the Lipschitz penalty.
+//! (mean minimal L-BFGS distortion on fixed test images, robust accuracy under the attack ensemble
+//! at each radius), the network's upper Lipschitz bound and training time side by side: how users
+//! compare weight decay, dropout, adversarial pools and the Lipschitz penalty.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::runs::{Progress, trained};
+use crate::attack::RobustnessConfig;
 use crate::attack::{LbfgsAttackConfig, PgdConfig, TargetKind};
 use crate::backend::DeviceChoice;
 use crate::bounds::{Lanczos, network_bounds};
-use crate::experiments::attack::{AttackMethod, AttackOptions, pgd_accuracy, run_attack};
+use crate::experiments::attack::{AttackMethod, AttackOptions, run_attack};
 use crate::experiments::loaded::ImageSet;
+use crate::experiments::robustness::robustness;
 use crate::recipe;
 use crate::report::table::Table;
 use crate::train::tensorboard::read_metrics;
@@ -29,10 +31,17 @@ pub struct CompareOptions {
     pub device: DeviceChoice,
     /// Test images for the L-BFGS distortion (the first N each model classifies correctly).
     pub distortion_images: usize,
-    /// Test images for the PGD accuracy (the first N).
-    pub pgd_images: usize,
-    pub pgd_epsilon: f64,
+    /// Test images for the robust accuracy (the first N).
+    pub robust_images: usize,
+    /// L∞ radii of the robust accuracy; empty: the input pools' radii of the recipes and the
+    /// standard MNIST radius 0.3.
+    pub radii: Vec<f64>,
+    /// The ensemble (its radius is set per column).
+    pub ensemble: RobustnessConfig,
 }
+
+/// MNIST's standard L∞ radius.
+pub const STANDARD_EPSILON: f64 = 0.3;
 
 /// One trained run's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +49,8 @@ pub struct RunFigures {
     pub seed: u64,
     pub test_error: f64,
     pub mean_distortion: f64,
-    pub pgd_accuracy: f64,
+    /// Robust accuracy at each of the comparison's radii.
+    pub robust_accuracy: Vec<f64>,
     /// The network's upper Lipschitz bound (product over layers; see `blindspot lipschitz`).
     pub lipschitz_bound: f64,
     pub train_seconds: f64,
@@ -55,14 +65,12 @@ pub struct RecipeFigures {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
-    pub pgd_epsilon: f64,
+    /// The radii of `robust_accuracy`.
+    pub radii: Vec<f64>,
     pub distortion_images: usize,
-    pub pgd_images: usize,
+    pub robust_images: usize,
     pub recipes: Vec<RecipeFigures>,
 }
-
-/// PGD steps of the robustness column.
-pub const COMPARE_PGD_STEPS: usize = 20;
 
 /// Mean and sample standard deviation.
 pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
@@ -75,9 +83,10 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
 /// Trains what is missing and measures every run.
 pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<Comparison, crate::Error> {
     let device = options.device.device()?;
+    let bases = options.recipes.iter().map(|path| recipe::load(path, &options.sets)).collect::<Result<Vec<_>, _>>()?;
+    let radii = if options.radii.is_empty() { default_radii(&bases) } else { options.radii.clone() };
     let mut recipes = Vec::new();
-    for path in &options.recipes {
-        let base = recipe::load(path, &options.sets)?;
+    for base in bases {
         let mut runs = Vec::new();
         for seed in 1..=options.seeds {
             let mut r = base.clone();
@@ -106,13 +115,18 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
                 seed,
                 test_error: summary.test_error,
                 mean_distortion: attacked.summary.mean_distortion,
-                pgd_accuracy: pgd_accuracy(
+                robust_accuracy: robustness(
                     &loaded,
-                    options.pgd_images,
-                    options.pgd_epsilon,
-                    COMPARE_PGD_STEPS,
+                    &options.ensemble,
+                    &radii,
+                    options.robust_images,
                     &device,
-                )?,
+                    |_| (),
+                )?
+                .radii
+                .iter()
+                .map(|r| r.robust_accuracy)
+                .collect(),
                 lipschitz_bound: network_bounds(&loaded.model, &[], &Lanczos::default())?.network.unwrap_or(f64::NAN),
                 train_seconds: summary.history.iter().map(|m| m.seconds).sum(),
             });
@@ -120,24 +134,28 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
         recipes.push(RecipeFigures { recipe: base.name, runs });
     }
     Ok(Comparison {
-        pgd_epsilon: options.pgd_epsilon,
+        radii,
         distortion_images: options.distortion_images,
-        pgd_images: options.pgd_images,
+        robust_images: options.robust_images,
         recipes,
     })
 }
 
+/// The radii of the input pools (FGSM, PGD) of `recipes`, and the standard 0.3, in increasing order.
+fn default_radii(recipes: &[recipe::Recipe]) -> Vec<f64> {
+    let mut radii: Vec<f64> =
+        recipes.iter().filter_map(|r| r.adversarial.as_ref()?.epsilon_of(0)).chain([STANDARD_EPSILON]).collect();
+    radii.sort_by(f64::total_cmp);
+    radii.dedup();
+    radii
+}
+
 impl Comparison {
     pub fn table(&self) -> Table {
-        let header = vec![
-            "recipe".to_string(),
-            "seeds".into(),
-            "test error".into(),
-            "mean min. L-BFGS distortion".into(),
-            format!("PGD accuracy (ε = {})", self.pgd_epsilon),
-            "network Lipschitz bound".into(),
-            "training time (s)".into(),
-        ];
+        let mut header =
+            vec!["recipe".to_string(), "seeds".into(), "test error".into(), "mean min. L-BFGS distortion".into()];
+        header.extend(self.radii.iter().map(|e| format!("robust accuracy (ε = {e})")));
+        header.extend(["network Lipschitz bound".to_string(), "training time (s)".into()]);
         let rows = self
             .recipes
             .iter()
@@ -145,18 +163,20 @@ impl Comparison {
                 let col = |f: fn(&RunFigures) -> f64| mean_sd(&r.runs.iter().map(f).collect::<Vec<_>>());
                 let (e, e_sd) = col(|x| x.test_error);
                 let (d, d_sd) = col(|x| x.mean_distortion);
-                let (p, p_sd) = col(|x| x.pgd_accuracy);
                 let (l, _) = col(|x| x.lipschitz_bound);
                 let (t, _) = col(|x| x.train_seconds);
-                vec![
+                let mut row = vec![
                     r.recipe.clone(),
                     r.runs.len().to_string(),
                     format!("{:.2}% ± {:.2}", 100.0 * e, 100.0 * e_sd),
                     format!("{d:.4} ± {d_sd:.4}"),
-                    format!("{:.1}% ± {:.1}", 100.0 * p, 100.0 * p_sd),
-                    format!("{l:.3}"),
-                    format!("{t:.0}"),
-                ]
+                ];
+                for k in 0..self.radii.len() {
+                    let (p, p_sd) = mean_sd(&r.runs.iter().map(|x| x.robust_accuracy[k]).collect::<Vec<_>>());
+                    row.push(format!("{:.1}% ± {:.1}", 100.0 * p, 100.0 * p_sd));
+                }
+                row.extend([format!("{l:.3}"), format!("{t:.0}")]);
+                row
             })
             .collect();
         Table { header, rows }
