@@ -139,6 +139,6 @@ mod tests {
     fn the_window_shrinks_on_the_papers_schedule() {
         let at = |i| window_share(0.8, i, 10_000);
         assert_eq!((at(0), at(10), at(11), at(50), at(51), at(9000)), (0.8, 0.8, 0.4, 0.4, 0.2, 0.8 / 512.0));
-        assert_eq!(window_share(0.8, 2500, 5000), 0.8 / 64.0, "rescaled to the queries given");
+        assert_eq!(window_share(0.8, 2500, 5000), 0.8 / 128.0, "rescaled to the queries given");
     }
 }
