@@ -131,8 +131,27 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
     let recipe_file = run_dir.join(latest.trim()).join("recipe.toml");
     let text = std::fs::read_to_string(&recipe_file).unwrap();
     std::fs::write(&recipe_file, text.replace("arch = \"fc100-100-10\"", "arch = \"fc200-200-10\"")).unwrap();
-    assert_one_line_error(&run(&["attack", ckpt]), 1, "recipe does not describe this checkpoint's model");
+    assert_one_line_error(&run(&["attack", ckpt]), 1, "the weights do not fit the model the recipe describes");
     std::fs::write(&recipe_file, text).unwrap();
+    // A truncated, empty or foreign weights file is called corrupt, not a recipe mismatch.
+    let weights = run_dir.join(latest.trim()).join("model.bpk");
+    let bytes = std::fs::read(&weights).unwrap();
+    for (what, broken) in
+        [("truncated", &bytes[..bytes.len() / 2]), ("empty", &[][..]), ("foreign", &b"PK\x03\x04 not a record"[..])]
+    {
+        std::fs::write(&weights, broken).unwrap();
+        let out = run(&["eval", ckpt]);
+        assert_one_line_error(&out, 1, "unreadable or corrupt weights file");
+        assert!(!stderr(&out).contains("recipe"), "{what}: {}", stderr(&out));
+    }
+    std::fs::write(&weights, &bytes).unwrap();
+    // `latest` may only name a checkpoint folder of the run.
+    for name in ["../../../../etc", "/etc", "a/b", ""] {
+        std::fs::write(run_dir.join("latest"), name).unwrap();
+        assert_one_line_error(&run(&["eval", ckpt]), 1, "which is not a checkpoint folder of this run");
+    }
+    std::fs::write(run_dir.join("latest"), &latest).unwrap();
+    assert!(run(&["eval", ckpt]).status.success());
     assert_one_line_error(&run(&["attack", ckpt, "--layer", "1", "--png", "x.png"]), 2, "--png draws input images");
 
     // Units vs directions of the same model's second hidden layer.

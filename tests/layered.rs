@@ -92,4 +92,13 @@ fn the_trainer_checks_its_configs_and_its_model() {
     assert_eq!(e, "lipschitz penalty: every: must be at least 1");
     let e = error(trainer(&device, tmp.path(), TrainConfig::new(1, 50)));
     assert!(e.contains("not on an autodiff device"), "{e}");
+    // Settings that would silently do nothing, or less than they say.
+    let e = error(trainer(&ad, tmp.path(), TrainConfig::new(1, 301)));
+    assert_eq!(e, "batch_size 301 is larger than the 300 training images: every epoch would be one smaller batch");
+    let late = PoolConfig { warmup_epochs: 2, ..PoolConfig::new(vec![0]) };
+    let e = error(trainer(&ad, tmp.path(), TrainConfig::new(2, 50)).pools(late));
+    assert!(e.contains("warmup_epochs 2 is not below epochs 2"), "{e}");
+    let many = PoolConfig { attackers: 100_000, ..PoolConfig::new(vec![0]) };
+    let e = error(trainer(&ad, tmp.path(), TrainConfig::new(1, 50)).pools(many));
+    assert!(e.starts_with("adversarial pools: attackers: 100000 is more than 64 threads"), "{e}");
 }

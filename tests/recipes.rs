@@ -118,6 +118,16 @@ fn absurd_values_name_the_key_and_line() {
         ),
         (
             "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nattackers = 100000",
+            "r.toml:12: adversarial.attackers: 100000 is more than 64 threads",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nwarmup_epochs = 2",
+            "r.toml:12: adversarial.warmup_epochs: 2 is not below train.epochs = 2: the pools would be filled and never used",
+        ),
+        (
+            "batch_size = 64",
             "batch_size = 64\n[adversarial]\nlayers = [0]\nsteps = 3",
             "r.toml:10: adversarial: steps does not apply to method = \"fgsm\" (its keys: epsilon)",
         ),

@@ -100,25 +100,26 @@ impl Attackers {
         snapshots: Arc<SnapshotCell<M>>,
         seed: u64,
         device: Option<&Device>,
-    ) -> Attackers {
+    ) -> Result<Attackers, super::Error> {
         let device = device.cloned();
         let stop = Arc::new(AtomicBool::new(false));
         let (send, deliveries) = bounded::<Delivery>(4 * section.attackers.max(1) * section.layers.len());
         let (fail, failures) = unbounded::<String>();
         let per_snapshot = (section.refresh * section.pool_size as f64).ceil() as usize * section.layers.len();
         let quota = per_snapshot.div_ceil(section.attackers.max(1));
-        let handles = (0..section.attackers)
-            .map(|i| {
+        let mut attackers = Attackers { stop, handles: Vec::new(), deliveries, failures };
+        for i in 0..section.attackers {
+            {
                 let (section, train, snapshots, stop, send, fail, device) = (
                     section.clone(),
                     train.clone(),
                     snapshots.clone(),
-                    stop.clone(),
+                    attackers.stop.clone(),
                     send.clone(),
                     fail.clone(),
                     device.clone(),
                 );
-                std::thread::Builder::new()
+                let handle = std::thread::Builder::new()
                     .name(format!("attacker-{i}"))
                     .spawn(move || {
                         // One libtorch CPU thread per attacker: the trainer keeps its own, and
@@ -136,10 +137,12 @@ impl Attackers {
                             let _ = fail.send(format!("attacker {i} panicked: {message}"));
                         }
                     })
-                    .expect("the OS starts a thread")
-            })
-            .collect();
-        Attackers { stop, handles, deliveries, failures }
+                    // The threads already started are stopped and joined when `attackers` drops.
+                    .map_err(|e| super::Error::Attacker(format!("attacker {i} could not be started: {e}")))?;
+                attackers.handles.push(handle);
+            }
+        }
+        Ok(attackers)
     }
 
     /// Stops every attacker and waits for it to end.

@@ -92,7 +92,8 @@ pub struct PoolConfig {
     pub pool_size: usize,
     /// Share of each pool regenerated per model snapshot (new examples replace random entries).
     pub refresh: f64,
-    /// Attacker threads; 0 generates in the training thread (synchronous, reproducible).
+    /// Attacker threads, at most [`MAX_ATTACKERS`]; 0 generates in the training thread
+    /// (synchronous, reproducible).
     pub attackers: usize,
     /// How the examples are made (a recipe writes `method` and the method's own keys).
     pub attack: PoolAttack,
@@ -109,6 +110,9 @@ pub struct PoolConfig {
     pub warmup_epochs: usize,
     pub schedule: PoolSchedule,
 }
+
+/// The most attacker threads a config may ask for (one per core is usually the most that helps).
+pub const MAX_ATTACKERS: usize = 64;
 
 /// A radius for every pool, or one per pool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,6 +172,9 @@ impl PoolConfig {
         if let Some((i, k)) = self.layers.iter().enumerate().find(|(i, k)| self.layers[..*i].contains(k)) {
             return Err(Invalid { field: "layers", message: format!("layer {k} is named twice (entry {})", i + 1) });
         }
+        ensure(self.attackers <= MAX_ATTACKERS, "attackers", || {
+            format!("{} is more than {MAX_ATTACKERS} threads (this machine has {} cores)", self.attackers, cores())
+        })?;
         ensure(self.ratio > 0.0 && self.ratio < 1.0, "ratio", || format!("{} is not a share in (0, 1)", self.ratio))?;
         at_least_one(self.pool_size, "pool_size")?;
         ensure(self.refresh > 0.0 && self.refresh <= 1.0, "refresh", || {
@@ -206,6 +213,10 @@ impl PoolConfig {
             None => Ok(()),
         }
     }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 mod defaults {

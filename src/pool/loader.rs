@@ -108,7 +108,8 @@ impl<M: PoolModel> AdversarialLoader<M> {
             .map(|(&layer, width)| Pool::new(layer, width, section.pool_size, seed ^ (0x9001 + layer as u64)))
             .collect();
         let attackers = (section.attackers > 0)
-            .then(|| Attackers::spawn(section, train.clone(), snapshots.clone(), seed, attacker_device));
+            .then(|| Attackers::spawn(section, train.clone(), snapshots.clone(), seed, attacker_device))
+            .transpose()?;
         Ok(AdversarialLoader {
             section: section.clone(),
             pools,

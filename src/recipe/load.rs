@@ -193,6 +193,12 @@ fn validate(r: &Recipe) -> Result<(), (String, String)> {
     }
     if let Some(a) = &r.adversarial {
         validate_adversarial(a, layers)?;
+        check(a.warmup_epochs < r.train.epochs, "adversarial.warmup_epochs", || {
+            format!(
+                "{} is not below train.epochs = {}: the pools would be filled and never used",
+                a.warmup_epochs, r.train.epochs
+            )
+        })?;
     }
     if let Some(l) = &r.lipschitz {
         validate_lipschitz(l, layers)?;

@@ -29,8 +29,16 @@ pub enum Error {
     NotACheckpoint(PathBuf),
     #[error("{path}: cannot load: {reason}")]
     Load { path: PathBuf, reason: String },
-    #[error("{path}: recipe does not describe this checkpoint's model: {reason}")]
+    #[error("{path}: the weights do not fit the model the recipe describes: {reason}")]
     Mismatch { path: PathBuf, reason: String },
+    #[error("{path}: unreadable or corrupt weights file: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path}: names {name:?}, which is not a checkpoint folder of this run")]
+    BadLatest { path: PathBuf, name: String },
+}
+
+fn one_line(e: impl std::fmt::Display) -> String {
+    e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -65,8 +73,15 @@ impl Checkpoint {
         let dir = if path.join(MODEL_FILE).is_file() {
             path.to_path_buf()
         } else if path.join(LATEST).is_file() {
-            let name = fs::read_to_string(path.join(LATEST)).map_err(io(path))?;
-            path.join(name.trim())
+            let latest = path.join(LATEST);
+            let name = fs::read_to_string(&latest).map_err(io(&latest))?;
+            let name = name.trim();
+            // One plain folder name: `latest` may not lead out of the run folder.
+            let mut parts = Path::new(name).components();
+            if !matches!((parts.next(), parts.next()), (Some(std::path::Component::Normal(_)), None)) {
+                return Err(Error::BadLatest { path: latest, name: name.to_string() });
+            }
+            path.join(name)
         } else if !path.exists() {
             return Err(Error::Io { path: path.to_path_buf(), reason: "no such file or folder".into() });
         } else {
@@ -108,7 +123,12 @@ impl Checkpoint {
     /// `model` (of the checkpoint's architecture) with the saved weights loaded into it.
     pub fn load_model<M: Module>(&self, model: M) -> Result<M, Error> {
         let path = self.dir.join(MODEL_FILE);
-        model.try_load_file(&path).map_err(|e| Error::Mismatch { path, reason: e.to_string() })
+        if !path.is_file() {
+            return Err(Error::Io { path, reason: "no such file".into() });
+        }
+        let record = burn::store::ModuleRecord::load(&path)
+            .map_err(|e| Error::Corrupt { path: path.clone(), reason: one_line(e) })?;
+        model.try_load_record(record).map_err(|e| Error::Mismatch { path, reason: one_line(e) })
     }
 
     /// `optimizer` with the saved state loaded into it.

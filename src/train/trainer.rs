@@ -55,6 +55,10 @@ pub enum Error {
     },
     #[error("the training split is empty (data.subset / data.validation leave no image)")]
     NoTrainingData,
+    #[error("batch_size {batch} is larger than the {examples} training images: every epoch would be one smaller batch")]
+    BatchTooLarge { batch: usize, examples: usize },
+    #[error("the pools' warmup_epochs {warmup} is not below epochs {epochs}: the pools would be filled and never used")]
+    WarmupTooLong { warmup: usize, epochs: usize },
     #[error("{section}: {source}")]
     Config {
         section: &'static str,
@@ -207,6 +211,15 @@ impl<M: PoolModel> Trainer<M> {
         self.output.check().map_err(config("output"))?;
         if self.data.train.is_empty() {
             return Err(Error::NoTrainingData);
+        }
+        let (batch, examples) = (self.train.batch_size, self.data.train.len());
+        if batch > examples {
+            return Err(Error::BatchTooLarge { batch, examples });
+        }
+        if let Some(pools) = &self.pools
+            && pools.warmup_epochs >= self.train.epochs
+        {
+            return Err(Error::WarmupTooLong { warmup: pools.warmup_epochs, epochs: self.train.epochs });
         }
         if !on_autodiff(&self.model) {
             return Err(Error::NotAutodiff);
