@@ -217,3 +217,21 @@ fn max_norm_caps_every_units_incoming_weights() {
     assert!(capped.iter().all(|&n| n <= 1.0 + 1e-4), "capped norms {capped:?}");
     assert!(capped.iter().any(|&n| n > 0.99), "the cap binds: {capped:?}");
 }
+
+#[test]
+fn a_loss_that_turns_non_finite_stops_the_run_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A learning rate that makes a ReLU network's weights overflow within a few steps.
+    let body = "[data]\nsubset = 500\n[model]\narch = \"convnet\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 1e20\n[train]\nepochs = 3\nbatch_size = 50\n";
+    let recipe = quick_recipe(tmp.path(), "diverges", body);
+    let out = run(&["train", recipe.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(last.starts_with("error: epoch 1, step "), "{err}");
+    assert!(last.contains("the training loss (cross-entropy plus regularizers) is not finite"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // Nothing of the bad epoch is kept: no checkpoint, no metrics.json claiming a result.
+    let run_dir = tmp.path().join("runs").join("diverges");
+    assert!(!run_dir.join("latest").exists() && !run_dir.join("metrics.json").exists());
+}

@@ -57,6 +57,11 @@ pub enum Error {
     NoTrainingData,
     #[error("batch_size {batch} is larger than the {examples} training images: every epoch would be one smaller batch")]
     BatchTooLarge { batch: usize, examples: usize },
+    #[error(
+        "epoch {epoch}, step {step}: the training loss (cross-entropy plus regularizers) is not finite; the run \
+         stops and keeps its last complete checkpoint (a smaller learning rate may help)"
+    )]
+    NotFinite { epoch: usize, step: u64 },
     #[error("the pools' warmup_epochs {warmup} is not below epochs {epochs}: the pools would be filled and never used")]
     WarmupTooLong { warmup: usize, epochs: usize },
     #[error("{section}: {source}")]
@@ -384,6 +389,8 @@ impl<M: PoolModel> Loop<'_, M> {
         let started = Instant::now();
         let mut loss_sum = Tensor::<1>::zeros([1], self.device);
         let mut wrong_sum = Tensor::<1, Int>::zeros([1], self.device);
+        // The first step whose loss is not finite (0: none), kept on the device: no step waits.
+        let mut first_bad = Tensor::<1>::zeros([1], self.device);
         let mut learning_rate = 0.0;
         let total_steps = (t.train.epochs * info.steps_per_epoch) as u64;
         let warmup = t.pools.as_ref().map_or(0, |p| p.warmup_epochs);
@@ -403,6 +410,8 @@ impl<M: PoolModel> Loop<'_, M> {
             let out = train_step(state.model, &mut state.optim, batch, &adversarial, learning_rate, regularizers)?;
             state.model = out.model;
             state.step += 1;
+            let bad = out.loss.clone().is_finite().bool_not().bool_and(first_bad.clone().equal_elem(0.0));
+            first_bad = first_bad.mask_fill(bad, state.step as f64);
             loss_sum = loss_sum + out.loss.clone().mul_scalar(indices.len() as f64);
             wrong_sum = wrong_sum + wrong(out.logits, labels);
             let step =
@@ -413,6 +422,10 @@ impl<M: PoolModel> Loop<'_, M> {
         }
         // Reading the sums waits for the device, so the time below is the epoch's real time.
         let n = info.train_examples as f64;
+        let bad_step = first_bad.into_scalar::<f32>() as u64;
+        if bad_step > 0 {
+            return Err(Error::NotFinite { epoch, step: bad_step });
+        }
         let (train_loss, train_error) =
             (loss_sum.into_scalar::<f32>() as f64 / n, wrong_sum.into_scalar::<i64>() as f64 / n);
         let seconds = started.elapsed().as_secs_f64();
