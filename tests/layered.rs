@@ -101,4 +101,7 @@ fn the_trainer_checks_its_configs_and_its_model() {
     let many = PoolConfig { attackers: 100_000, ..PoolConfig::new(vec![0]) };
     let e = error(trainer(&ad, tmp.path(), TrainConfig::new(1, 50)).pools(many));
     assert!(e.starts_with("adversarial pools: attackers: 100000 is more than 64 threads"), "{e}");
+    let rare = PenaltyConfig { every: 100, ..PenaltyConfig::new(0.1) };
+    let e = error(trainer(&ad, tmp.path(), TrainConfig::new(1, 50)).penalty(rare));
+    assert_eq!(e, "the penalty's every = 100 is more than the run's 6 steps: it would apply at the first step only");
 }

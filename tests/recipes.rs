@@ -146,6 +146,21 @@ fn absurd_values_name_the_key_and_line() {
             "batch_size = 64\n[adversarial]\nlayers = [0]\nattacker_device = \"tpu\"",
             "r.toml:12: adversarial.attacker_device: unknown device \"tpu\"",
         ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nsnapshot_every = 500\nmax_staleness = 10",
+            "r.toml:13: adversarial.max_staleness: 10 is below snapshot_every = 500: between snapshots the pools would empty",
+        ),
+        (
+            "arch = \"fc100-100-10\"",
+            "arch = \"ae400-10\"\n[pretrain]\nautoencoder_epochs = 0\nclassifier_epochs = 0",
+            "r.toml:5: pretrain.autoencoder_epochs: 0 autoencoder and 0 classifier epochs pretrain nothing",
+        ),
+        (
+            "arch = \"fc100-100-10\"",
+            "arch = \"ae400-10\"\n[pretrain]\nautoencoder_epochs = 1\nclassifier_epochs = 1\nsparsity_target = 1.5",
+            "r.toml:7: pretrain.sparsity_target: 1.5 is not in (0, 1)",
+        ),
     ];
     for (from, to, expected) in cases {
         let msg = err(&GOOD.replace(from, to), &[]);

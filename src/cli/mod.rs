@@ -87,6 +87,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if matches!(cli.command, Command::Train(_) | Command::Compare(_) | Command::Reproduce(_))
+        && let Err(e) = blindspot::train::interrupt::catch_signals()
+    {
+        eprintln!("error: cannot catch SIGINT and SIGTERM: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
@@ -153,10 +159,13 @@ fn message(e: &Error) -> String {
     }
 }
 
-/// The exit code: 2 for a usage error (a bad flag or recipe), 1 for a failure.
+/// The exit code: 2 for a usage error (a bad flag or recipe), 128 + the signal for a run stopped
+/// by SIGINT or SIGTERM (130, 143), 1 for a failure.
 fn exit_code(e: &Error) -> u8 {
+    use blindspot::train::trainer::Error as Train;
     match e {
         Error::Usage(_) | Error::Recipe(_) | Error::UnknownArch { .. } => 2,
+        Error::Train(Train::Interrupted { signal, .. }) => u8::try_from(128 + signal).unwrap_or(1),
         _ => 1,
     }
 }

@@ -198,7 +198,12 @@ impl PoolConfig {
         ] {
             at_least_one(value, field)?;
         }
-        Ok(())
+        ensure(self.max_staleness >= self.snapshot_every, "max_staleness", || {
+            format!(
+                "{} is below snapshot_every = {}: between snapshots the pools would empty and go unused",
+                self.max_staleness, self.snapshot_every
+            )
+        })
     }
 
     fn check_radius(&self, epsilon: &Radius) -> Result<(), Invalid> {

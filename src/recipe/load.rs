@@ -247,14 +247,6 @@ fn validate_pretrain(p: &PretrainConfig, r: &Recipe) -> Result<(), (String, Stri
             ),
         );
     }
-    if !(p.learning_rate.is_finite() && p.learning_rate > 0.0) {
-        return err("pretrain.learning_rate", format!("{} is not a positive learning rate", p.learning_rate));
-    }
-    if !(p.sparsity_target > 0.0 && p.sparsity_target < 1.0) {
-        return err("pretrain.sparsity_target", format!("{} is not in (0, 1)", p.sparsity_target));
-    }
-    if !(p.sparsity_weight.is_finite() && p.sparsity_weight >= 0.0) {
-        return err("pretrain.sparsity_weight", format!("{} is not a non-negative weight", p.sparsity_weight));
-    }
+    p.check().map_err(|e| (format!("pretrain.{}", e.field), e.message))?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! A recipe's run: the zoo model, the data and the rooms' configs it names, put into a
 //! [`Trainer`]; a resumed run must be the run its checkpoint belongs to.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
@@ -10,15 +10,15 @@ use super::schema::Recipe;
 use crate::backend::DeviceChoice;
 use crate::data::{Dataset, Images, Splits};
 use crate::model::{ModelSpec, Stack};
-use crate::train::checkpoint::{Checkpoint, RECIPE_FILE};
+use crate::train::checkpoint::{Checkpoint, LATEST, RECIPE_FILE};
 use crate::train::{Hook, RunSummary, Trainer, pretrain};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "{path}: the checkpoint was made by a different recipe ({key} differs); train without --resume to start over"
-    )]
+    #[error("{path}: the run was made by a different recipe ({key} differs); train without resuming to start over")]
     RecipeChanged { path: PathBuf, key: String },
+    #[error("{key}: {asked} is more than the {available} images it is taken from")]
+    Subset { key: &'static str, asked: usize, available: usize },
     #[error("model.arch: {arch} does not fit {}x{} images of {} channels", shape[1], shape[2], shape[0])]
     Arch { arch: String, shape: [usize; 3] },
 }
@@ -42,17 +42,22 @@ pub fn saved(checkpoint: &Checkpoint) -> Result<Recipe, load::Error> {
 }
 
 /// The images a recipe's run trains on, validates on and is tested on: its split of the data set,
-/// the validation hold-out taken out, then `data.subset` and `data.test_subset` applied.
-pub fn splits(recipe: &Recipe, dataset: &Dataset) -> Splits {
+/// the validation hold-out taken out, then `data.subset` and `data.test_subset` applied. A subset
+/// larger than what it takes from is refused (it would silently be the whole set).
+pub fn splits(recipe: &Recipe, dataset: &Dataset) -> Result<Splits, Error> {
     let d = &recipe.data;
     let mut splits = dataset.splits(d.split, d.validation);
-    if d.subset > 0 {
-        splits.train = splits.train.head(d.subset);
+    for (key, asked, set) in
+        [("data.subset", d.subset, &mut splits.train), ("data.test_subset", d.test_subset, &mut splits.test)]
+    {
+        if asked > set.len() {
+            return Err(Error::Subset { key, asked, available: set.len() });
+        }
+        if asked > 0 {
+            *set = set.head(asked);
+        }
     }
-    if d.test_subset > 0 {
-        splits.test = splits.test.head(d.test_subset);
-    }
-    splits
+    Ok(splits)
 }
 
 /// The zoo model the recipe names, for images like `images`.
@@ -66,7 +71,7 @@ pub fn architecture(recipe: &Recipe, images: &Images) -> Result<ModelSpec, Error
 pub fn run(recipe: &Recipe, options: &TrainOptions, extra: Vec<Box<dyn Hook>>) -> Result<RunSummary, crate::Error> {
     let dataset = Dataset::load(recipe.data.dataset, recipe.data.dir.as_deref())?;
     let device = options.device.device()?;
-    train(recipe, &splits(recipe, &dataset), &device, options, extra)
+    train(recipe, &splits(recipe, &dataset)?, &device, options, extra)
 }
 
 /// Trains `recipe` on `splits` on `device` with `hooks` after the built-in ones.
@@ -78,10 +83,9 @@ pub fn train(
     hooks: Vec<Box<dyn Hook>>,
 ) -> Result<RunSummary, crate::Error> {
     let spec = architecture(recipe, &splits.train)?;
-    if options.resume
-        && let Some(ckpt) = Checkpoint::latest(&run_dir(recipe))?
-    {
-        check_same_recipe(&ckpt, recipe)?;
+    let dir = run_dir(recipe);
+    if options.resume && dir.join(LATEST).is_file() {
+        check_same_recipe(&dir, recipe)?;
     }
     let ad = device.clone().autodiff();
     device.seed(recipe.seed);
@@ -112,14 +116,16 @@ pub fn train(
     Ok(trainer.run()?.summary)
 }
 
-/// A resumed run must be the run the checkpoint belongs to (the device may differ).
-fn check_same_recipe(ckpt: &Checkpoint, recipe: &Recipe) -> Result<(), crate::Error> {
-    let saved = Recipe { device: recipe.device, ..saved(ckpt)? };
+/// A resumed run must be the run its folder holds (the device may differ): the recipe the run
+/// folder keeps (as every checkpoint does), so a damaged latest checkpoint does not hide it.
+fn check_same_recipe(run_dir: &Path, recipe: &Recipe) -> Result<(), crate::Error> {
+    let path = run_dir.join(RECIPE_FILE);
+    let saved = Recipe { device: recipe.device, ..load::load(&path, &[])? };
     let saved = toml::Value::try_from(&saved).expect("recipes serialise");
     let now = toml::Value::try_from(recipe).expect("recipes serialise");
     match first_difference(&saved, &now, "") {
         None => Ok(()),
-        Some(key) => Err(Error::RecipeChanged { path: ckpt.dir.clone(), key }.into()),
+        Some(key) => Err(Error::RecipeChanged { path, key }.into()),
     }
 }
 

@@ -32,7 +32,7 @@ pub fn open(path: &Path, device: &Device, data_dir: Option<&Path>) -> Result<Loa
     let dataset = Dataset::load(recipe.data.dataset, data_dir.or(recipe.data.dir.as_deref()))?;
     let spec = architecture(&recipe, &dataset.test)?;
     let model = checkpoint.load_model(spec.init(device))?.valid();
-    let run = splits(&recipe, &dataset);
+    let run = splits(&recipe, &dataset)?;
     Ok(LoadedModel {
         checkpoint,
         name: recipe.name,

@@ -3,7 +3,8 @@
 //! seed and metrics history, and the resolved `recipe.toml`) and a `latest` file naming the newest.
 //! A checkpoint is written into a temporary folder, synced, renamed into place, and only then named
 //! by `latest` (itself replaced by rename), so a kill at any moment leaves the previous checkpoint
-//! whole and `latest` pointing at a complete one.
+//! whole and `latest` pointing at a complete one. The checkpoint before the latest is kept too, so
+//! a resumed run whose latest checkpoint was damaged afterwards falls back to it ([`Checkpoint::resumable`]).
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -35,6 +36,21 @@ pub enum Error {
     Corrupt { path: PathBuf, reason: String },
     #[error("{path}: names {name:?}, which is not a checkpoint folder of this run")]
     BadLatest { path: PathBuf, name: String },
+    #[error("{run}: no complete checkpoint to resume from ({latest}); train without resuming to start over")]
+    NoUsable {
+        run: PathBuf,
+        #[source]
+        latest: Box<Error>,
+    },
+}
+
+/// A checkpoint read back to resume from: its state, the model and optimizer loaded from it, and
+/// the error of the latest checkpoint when an earlier one had to stand in for it.
+pub struct Resumed<M> {
+    pub checkpoint: Checkpoint,
+    pub model: M,
+    pub optimizer: ModuleOptimizer,
+    pub skipped: Option<Error>,
 }
 
 fn one_line(e: impl std::fmt::Display) -> String {
@@ -137,8 +153,8 @@ impl Checkpoint {
         optimizer.load(&path).map_err(|e| Error::Load { path, reason: e.to_string() })
     }
 
-    /// Writes a checkpoint of epoch `state.epoch` into `run_dir` and points `latest` at it; older
-    /// checkpoint folders are then removed.
+    /// Writes a checkpoint of epoch `state.epoch` into `run_dir` and points `latest` at it; then
+    /// removes the checkpoint folders older than the one `latest` named before.
     /// `files` (name, text) are written beside the weights.
     pub fn save<M: Module>(
         run_dir: &Path,
@@ -174,13 +190,63 @@ impl Checkpoint {
         fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
         sync_dir(run_dir)?;
         write_atomic(&run_dir.join(LATEST), name.as_bytes())?;
-        for entry in fs::read_dir(run_dir).map_err(io(run_dir))?.flatten() {
-            let file_name = entry.file_name().to_string_lossy().into_owned();
-            if file_name.starts_with("epoch-") && file_name != name {
-                fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+        // Kept: this checkpoint and the newest one before it.
+        let mut before = 0;
+        for (epoch, folder) in Self::folders(run_dir)? {
+            if epoch < state.epoch {
+                before += 1;
+            }
+            if epoch > state.epoch || before > 1 {
+                fs::remove_dir_all(&folder).map_err(io(&folder))?;
             }
         }
         Ok(final_dir)
+    }
+
+    /// The run's checkpoint folders (`epoch-NNNN`) with their epochs, newest first.
+    fn folders(run_dir: &Path) -> Result<Vec<(usize, PathBuf)>, Error> {
+        let mut folders: Vec<(usize, PathBuf)> = fs::read_dir(run_dir)
+            .map_err(io(run_dir))?
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| Some((e.file_name().to_str()?.strip_prefix("epoch-")?.parse().ok()?, e.path())))
+            .collect();
+        folders.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(folders)
+    }
+
+    /// The checkpoint a run in `run_dir` resumes from, with `model` and `optimizer` loaded from it:
+    /// the latest, or, when that one cannot be read (damaged after it was written), the newest
+    /// earlier one that can, together with the latest's error. `None`: the run has no checkpoint.
+    pub fn resumable<M: Module>(
+        run_dir: &Path,
+        model: M,
+        optimizer: ModuleOptimizer,
+    ) -> Result<Option<Resumed<M>>, Error> {
+        let load = |ckpt: Checkpoint| -> Result<Resumed<M>, Error> {
+            let model = ckpt.load_model(model.clone())?;
+            let optimizer = ckpt.optimizer(optimizer.clone())?;
+            Ok(Resumed { checkpoint: ckpt, model, optimizer, skipped: None })
+        };
+        if !run_dir.join(LATEST).is_file() {
+            return Ok(None);
+        }
+        let latest_error = match Self::open(run_dir).and_then(load) {
+            Ok(resumed) => return Ok(Some(resumed)),
+            // A `latest` that leads elsewhere is refused, not worked around.
+            Err(e @ Error::BadLatest { .. }) => return Err(e),
+            Err(e) => e,
+        };
+        let latest = fs::read_to_string(run_dir.join(LATEST)).unwrap_or_default();
+        for (_, folder) in Self::folders(run_dir)? {
+            if folder.file_name().is_some_and(|n| n.to_string_lossy() == latest.trim()) {
+                continue;
+            }
+            if let Ok(resumed) = Self::open(&folder).and_then(load) {
+                return Ok(Some(Resumed { skipped: Some(latest_error), ..resumed }));
+            }
+        }
+        Err(Error::NoUsable { run: run_dir.to_path_buf(), latest: Box::new(latest_error) })
     }
 }
 

@@ -10,6 +10,7 @@ use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
+use crate::config::{Invalid, ensure};
 use crate::data::{DeviceImages, shuffled_batches};
 use crate::model::{Layer, Layered, Stack, cross_entropy, regularize};
 
@@ -39,6 +40,24 @@ mod defaults {
     }
     pub fn sparsity_weight() -> f64 {
         3.0
+    }
+}
+
+impl PretrainConfig {
+    /// Checks every field: pretraining that trains nothing, rates and weights out of range.
+    pub fn check(&self) -> Result<(), Invalid> {
+        ensure(self.autoencoder_epochs + self.classifier_epochs > 0, "autoencoder_epochs", || {
+            "0 autoencoder and 0 classifier epochs pretrain nothing: give epochs or drop the section".into()
+        })?;
+        ensure(self.learning_rate.is_finite() && self.learning_rate > 0.0, "learning_rate", || {
+            format!("{} is not a positive learning rate", self.learning_rate)
+        })?;
+        ensure(self.sparsity_target > 0.0 && self.sparsity_target < 1.0, "sparsity_target", || {
+            format!("{} is not in (0, 1)", self.sparsity_target)
+        })?;
+        ensure(self.sparsity_weight.is_finite() && self.sparsity_weight >= 0.0, "sparsity_weight", || {
+            format!("{} is not a non-negative weight", self.sparsity_weight)
+        })
     }
 }
 

@@ -64,6 +64,10 @@ pub enum Error {
     NotFinite { epoch: usize, step: u64 },
     #[error("the pools' warmup_epochs {warmup} is not below epochs {epochs}: the pools would be filled and never used")]
     WarmupTooLong { warmup: usize, epochs: usize },
+    #[error(
+        "the penalty's every = {every} is more than the run's {steps} steps: it would apply at the first step only"
+    )]
+    PenaltyOnce { every: usize, steps: usize },
     #[error("{section}: {source}")]
     Config {
         section: &'static str,
@@ -78,6 +82,13 @@ pub enum Error {
     Pool(#[from] crate::pool::Error),
     #[error(transparent)]
     Penalty(#[from] crate::bounds::Error),
+    #[error(transparent)]
+    Lock(#[from] super::lock::Error),
+    #[error(
+        "interrupted by {} in epoch {epoch} after step {step}: the run stopped, its last complete checkpoint \
+         kept (resuming continues from it)", super::interrupt::signal_name(*signal)
+    )]
+    Interrupted { signal: i32, epoch: usize, step: u64 },
     #[error("fresh-start preparation failed: {0}")]
     FreshStart(#[source] HookError),
 }
@@ -226,6 +237,12 @@ impl<M: PoolModel> Trainer<M> {
         {
             return Err(Error::WarmupTooLong { warmup: pools.warmup_epochs, epochs: self.train.epochs });
         }
+        let steps = self.train.epochs * examples.div_ceil(batch);
+        if let Some(penalty) = &self.penalty
+            && penalty.every > steps
+        {
+            return Err(Error::PenaltyOnce { every: penalty.every, steps });
+        }
         if !on_autodiff(&self.model) {
             return Err(Error::NotAutodiff);
         }
@@ -235,6 +252,7 @@ impl<M: PoolModel> Trainer<M> {
     /// Trains; returns the trained model and the final figures.
     pub fn run(mut self) -> Result<Trained<M>, Error> {
         self.check()?;
+        let _lock = super::lock::RunLock::take(&self.run_dir())?;
         let attacker_device = self.pools.as_ref().and_then(|p| p.attacker_device).map(|c| c.device()).transpose()?;
         let run_dir = self.run_dir();
         let ad = self.model.devices().into_iter().next().ok_or(Error::NotAutodiff)?;
@@ -324,14 +342,18 @@ impl<M: PoolModel> Trainer<M> {
     fn start(&mut self, run_dir: &Path, train: &DeviceImages) -> Result<State<M>, Error> {
         let model = self.model.clone();
         let optim = optimizer::build(&self.optimizer);
-        let resumed = if self.resume { Checkpoint::latest(run_dir)? } else { None };
-        if let Some(ckpt) = resumed {
+        let resumed = if self.resume { Checkpoint::resumable(run_dir, model.clone(), optim.clone())? } else { None };
+        if let Some(resumed) = resumed {
+            if let Some(damaged) = &resumed.skipped {
+                eprintln!("warning: {damaged}; resuming from {} instead", resumed.checkpoint.dir.display());
+            }
+            let saved = resumed.checkpoint.state;
             return Ok(State {
-                model: ckpt.load_model(model)?,
-                optim: ckpt.optimizer(optim)?,
-                epoch: ckpt.state.epoch,
-                step: ckpt.state.step,
-                history: ckpt.state.history,
+                model: resumed.model,
+                optim: resumed.optimizer,
+                epoch: saved.epoch,
+                step: saved.step,
+                history: saved.history,
                 train_seconds: Vec::new(),
             });
         }
@@ -418,6 +440,9 @@ impl<M: PoolModel> Loop<'_, M> {
                 StepInfo { epoch, step: state.step, batch: b, examples: indices.len(), learning_rate, loss: &out.loss };
             for hook in self.hooks.iter_mut() {
                 hook.on_step_end(info, &step, &state.model).map_err(hook_error(hook.as_ref()))?;
+            }
+            if let Some(signal) = super::interrupt::pending() {
+                return Err(Error::Interrupted { signal, epoch, step: state.step });
             }
         }
         // Reading the sums waits for the device, so the time below is the epoch's real time.
