@@ -237,21 +237,27 @@ fn max_norm_caps_every_units_incoming_weights() {
 }
 
 #[test]
-fn a_loss_that_turns_non_finite_stops_the_run_in_one_line() {
+fn a_loss_that_turns_non_finite_stops_the_run_in_one_line_naming_the_term() {
     let tmp = tempfile::tempdir().unwrap();
-    // A learning rate that makes a ReLU network's weights overflow within a few steps.
+    // A learning rate that makes a ReLU network's weights overflow within a few steps (the
+    // cross-entropy goes first), and a weight decay whose term overflows at the first step.
     let body = "[data]\nsubset = 500\n[model]\narch = \"convnet\"\n[optimizer]\nkind = \"sgd\"\nlearning_rate = 1e20\n[train]\nepochs = 3\nbatch_size = 50\n";
-    let recipe = quick_recipe(tmp.path(), "diverges", body);
-    let out = run(&["train", recipe.to_str().unwrap()]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    let last = err.trim_end().lines().last().unwrap();
-    assert!(last.starts_with("error: epoch 1, step "), "{err}");
-    assert!(last.contains("the training loss (cross-entropy plus regularizers) is not finite"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    // Nothing of the bad epoch is kept: no checkpoint, no metrics.json claiming a result.
-    let run_dir = tmp.path().join("runs").join("diverges");
-    assert!(!run_dir.join("latest").exists() && !run_dir.join("metrics.json").exists());
+    let decay = body.replace("1e20", "0.01").replace("batch_size = 50", "batch_size = 50\nweight_decay = 1e300");
+    for (name, body, term, step) in
+        [("diverges", body.to_string(), "cross-entropy", ""), ("decays", decay, "weight decay", "1:")]
+    {
+        let recipe = quick_recipe(tmp.path(), name, &body);
+        let out = run(&["train", recipe.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        let last = err.trim_end().lines().last().unwrap();
+        assert!(last.starts_with(&format!("error: epoch 1, step {step}")), "{err}");
+        assert!(last.contains(&format!("the training loss is not finite (its {term} term first)")), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        // Nothing of the bad epoch is kept: no checkpoint, no metrics.json claiming a result.
+        let run_dir = tmp.path().join("runs").join(name);
+        assert!(!run_dir.join("latest").exists() && !run_dir.join("metrics.json").exists());
+    }
 }
 
 #[test]

@@ -17,6 +17,9 @@ pub struct StepOutput<M> {
     pub loss: Tensor<1>,
     /// The logits the loss was computed from, detached, without autodiff.
     pub logits: Tensor<2>,
+    /// The loss's terms, each named and detached, without autodiff: the cross-entropy, then the
+    /// weight decay and the Lipschitz penalty where the step has them.
+    pub terms: Vec<(&'static str, Tensor<1>)>,
 }
 
 /// What regularises a step besides the cross-entropy: terms added to the loss, and the max-norm
@@ -61,19 +64,23 @@ pub fn train_step<M: Layered + Module>(
     let all_logits = model.forward_joined(entries);
     let labels = if labels.len() == 1 { labels.pop().expect("one") } else { Tensor::cat(labels, 0) };
     let mut loss = cross_entropy(all_logits.clone(), labels);
+    let mut terms = vec![("cross-entropy", loss.clone().detach().inner())];
     let logits = if adversarial.is_empty() { all_logits } else { all_logits.narrow(0, 0, clean) };
     if regularizers.weight_decay > 0.0
         && let Some(decay) = regularize::weight_decay(&model, regularizers.weight_decay)
     {
+        terms.push(("weight decay", decay.clone().detach().inner()));
         loss = loss + decay;
     }
     if let Some(penalty) = regularizers.lipschitz {
-        loss = loss + penalty.penalty(&model)?;
+        let penalty = penalty.penalty(&model)?;
+        terms.push(("Lipschitz penalty", penalty.clone().detach().inner()));
+        loss = loss + penalty;
     }
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let mut model = optim.step(learning_rate, model, grads);
     if let Some(limit) = regularizers.max_norm {
         model = regularize::with_max_norm(model, limit);
     }
-    Ok(StepOutput { model, loss: loss.detach().inner(), logits: logits.detach().inner() })
+    Ok(StepOutput { model, loss: loss.detach().inner(), logits: logits.detach().inner(), terms })
 }

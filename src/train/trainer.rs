@@ -58,10 +58,10 @@ pub enum Error {
     #[error("batch_size {batch} is larger than the {examples} training images: every epoch would be one smaller batch")]
     BatchTooLarge { batch: usize, examples: usize },
     #[error(
-        "epoch {epoch}, step {step}: the training loss (cross-entropy plus regularizers) is not finite; the run \
-         stops and keeps its last complete checkpoint (a smaller learning rate may help)"
+        "epoch {epoch}, step {step}: the training loss is not finite (its {term} term first); the run stops and \
+         keeps its last complete checkpoint (a smaller learning rate may help)"
     )]
-    NotFinite { epoch: usize, step: u64 },
+    NotFinite { epoch: usize, step: u64, term: &'static str },
     #[error("the pools' warmup_epochs {warmup} is not below epochs {epochs}: the pools would be filled and never used")]
     WarmupTooLong { warmup: usize, epochs: usize },
     #[error(
@@ -411,8 +411,10 @@ impl<M: PoolModel> Loop<'_, M> {
         let started = Instant::now();
         let mut loss_sum = Tensor::<1>::zeros([1], self.device);
         let mut wrong_sum = Tensor::<1, Int>::zeros([1], self.device);
-        // The first step whose loss is not finite (0: none), kept on the device: no step waits.
+        // The first step whose loss is not finite (0: none) and its first such term, kept on the
+        // device: no step waits.
         let mut first_bad = Tensor::<1>::zeros([1], self.device);
+        let mut bad_terms: Vec<(&str, Tensor<1>)> = Vec::new();
         let mut learning_rate = 0.0;
         let total_steps = (t.train.epochs * info.steps_per_epoch) as u64;
         let warmup = t.pools.as_ref().map_or(0, |p| p.warmup_epochs);
@@ -433,7 +435,15 @@ impl<M: PoolModel> Loop<'_, M> {
             state.model = out.model;
             state.step += 1;
             let bad = out.loss.clone().is_finite().bool_not().bool_and(first_bad.clone().equal_elem(0.0));
-            first_bad = first_bad.mask_fill(bad, state.step as f64);
+            first_bad = first_bad.mask_fill(bad.clone(), state.step as f64);
+            // Each term's value at the first bad step (one term alone needs no record).
+            if out.terms.len() > 1 {
+                bad_terms.resize_with(out.terms.len(), || ("", Tensor::zeros([1], self.device)));
+                for ((name, kept), (term, value)) in bad_terms.iter_mut().zip(out.terms) {
+                    *kept = kept.clone().mask_where(bad.clone(), value);
+                    *name = term;
+                }
+            }
             loss_sum = loss_sum + out.loss.clone().mul_scalar(indices.len() as f64);
             wrong_sum = wrong_sum + wrong(out.logits, labels);
             let step =
@@ -449,7 +459,11 @@ impl<M: PoolModel> Loop<'_, M> {
         let n = info.train_examples as f64;
         let bad_step = first_bad.into_scalar::<f32>() as u64;
         if bad_step > 0 {
-            return Err(Error::NotFinite { epoch, step: bad_step });
+            let term = bad_terms
+                .into_iter()
+                .find(|(_, value)| !value.clone().into_scalar::<f32>().is_finite())
+                .map_or("cross-entropy", |(name, _)| name);
+            return Err(Error::NotFinite { epoch, step: bad_step, term });
         }
         let (train_loss, train_error) =
             (loss_sum.into_scalar::<f32>() as f64 / n, wrong_sum.into_scalar::<i64>() as f64 / n);
