@@ -101,7 +101,7 @@ fn resume_after_kill_9_at_random_moments_matches_an_uninterrupted_run() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + uninterrupted.mul_f64(rng.random_range(0.05..0.5));
+        let deadline = Instant::now() + uninterrupted.mul_f64(rng.random_range(0.02..0.35));
         let during_a_write = attempt % 3 == 1;
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -125,7 +125,7 @@ fn resume_after_kill_9_at_random_moments_matches_an_uninterrupted_run() {
         child.wait().unwrap();
     }
     eprintln!("seed {seed}: {kills} kills, {in_writes} inside a checkpoint write");
-    assert!(kills >= 6, "seed {seed}: only {kills} runs were killed before the run ended");
+    assert!(kills >= 5, "seed {seed}: only {kills} runs were killed before the run ended");
     assert!(in_writes >= 1, "seed {seed}: no kill landed inside a checkpoint write");
 
     let out = run(&["train", recipe_cut.to_str().unwrap(), "--resume"]);

@@ -54,6 +54,14 @@ pub fn fgsm(surface: &Surface, start: Tensor<2>, goal: &Goal, epsilon: f64) -> A
 
 /// Projected gradient descent on the goal's loss inside the `epsilon`-ball and the surface's box.
 pub fn pgd(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig) -> Adversarials {
+    let z = pgd_points(surface, start.clone(), goal, config);
+    let batch = start.dims()[0];
+    Adversarials::measure(surface, start, z, goal, Vec::new(), vec![config.steps; batch])
+}
+
+/// [`pgd`]'s points alone, unmeasured: nothing is read back from the device (what adversarial
+/// training takes inside its steps).
+pub fn pgd_points(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig) -> Tensor<2> {
     let [batch, width] = start.dims();
     let eps = config.epsilon;
     let ball = |z: Tensor<2>| -> Tensor<2> {
@@ -88,5 +96,5 @@ pub fn pgd(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig)
         };
         z = ball(z - step.mul_scalar(config.step_size));
     }
-    Adversarials::measure(surface, start, z, goal, Vec::new(), vec![config.steps; batch])
+    z
 }

@@ -78,8 +78,8 @@ impl RobustnessConfig {
     }
 
     pub fn check(&self) -> Result<(), Invalid> {
-        ensure(self.epsilon.is_finite() && self.epsilon >= 0.0, "epsilon", || {
-            format!("{} is not a radius (a number ≥ 0)", self.epsilon)
+        ensure(self.epsilon.is_finite() && self.epsilon > 0.0, "epsilon", || {
+            format!("{} is not a positive radius", self.epsilon)
         })?;
         ensure(!self.attacks.is_empty(), "attacks", || "name at least one attack".into())?;
         at_least_one(self.iterations, "iterations")?;
@@ -124,6 +124,8 @@ pub enum Error {
     TooFewClasses(usize),
     #[error("no images to attack")]
     NoImages,
+    #[error("{asked} images asked for, but the test set has {available}")]
+    TooMany { asked: usize, available: usize },
 }
 
 /// The ensemble's robust accuracy of `model` (an inference copy) on `images` at the config's radius.

@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long, default_value = "random")]
     target: TargetKind,
     /// FGSM / PGD: L∞ radius; noise: standard deviation.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     epsilon: f64,
     /// PGD steps (step size 2.5·epsilon/steps).
     #[arg(long, default_value_t = 40)]

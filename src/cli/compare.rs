@@ -29,7 +29,7 @@ pub struct Args {
     robust_images: usize,
     /// L∞ radii of the robust accuracy, comma-separated (default: the recipes' input-pool radii and
     /// the standard 0.3).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     epsilon: Vec<f64>,
     #[command(flatten)]
     ensemble: super::EnsembleArgs,

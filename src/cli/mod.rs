@@ -81,10 +81,13 @@ pub fn main() -> ExitCode {
     quiet_attacker_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            eprintln!("{}", one_line(&e.render().to_string()));
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
         }
     };
     if matches!(cli.command, Command::Train(_) | Command::Compare(_) | Command::Reproduce(_))
@@ -122,6 +125,22 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A usage error of clap's as one line: its message and hints (possible values, a tip), without
+/// the usage block and the pointer to `--help`.
+fn one_line(text: &str) -> String {
+    let mut line = String::new();
+    for part in text.lines().map(str::trim) {
+        if part.is_empty() || part.starts_with("Usage:") || part.starts_with("For more information") {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(':') { " " } else { "; " });
+        }
+        line.push_str(part);
+    }
+    line
+}
+
 /// The one line a user sees: the library's message, naming the flag whose value it speaks of.
 fn message(e: &Error) -> String {
     use blindspot::attack::robustness;
@@ -151,6 +170,9 @@ fn message(e: &Error) -> String {
             format!("--{flag} {message}")
         }
         Error::Robustness(robustness::Error::NoImages) => "--n must be at least 1".into(),
+        Error::Robustness(robustness::Error::TooMany { asked, available }) => {
+            format!("--n {asked} is more than the {available} test images")
+        }
         Error::Recipe(recipe::Error::Set { assignment, message }) => format!("--set {assignment}: {message}"),
         Error::UnknownArch { name } => {
             format!("--arch {name}: unknown architecture, expected one of {}", blindspot::model::zoo::names())
@@ -162,9 +184,13 @@ fn message(e: &Error) -> String {
 /// The exit code: 2 for a usage error (a bad flag or recipe), 128 + the signal for a run stopped
 /// by SIGINT or SIGTERM (130, 143), 1 for a failure.
 fn exit_code(e: &Error) -> u8 {
+    use blindspot::attack::robustness;
     use blindspot::train::trainer::Error as Train;
     match e {
         Error::Usage(_) | Error::Recipe(_) | Error::UnknownArch { .. } => 2,
+        Error::Robustness(
+            robustness::Error::Config(_) | robustness::Error::NoImages | robustness::Error::TooMany { .. },
+        ) => 2,
         Error::Train(Train::Interrupted { signal, .. }) => u8::try_from(128 + signal).unwrap_or(1),
         _ => 1,
     }

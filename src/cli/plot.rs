@@ -73,7 +73,12 @@ pub struct RobustnessArgs {
     #[arg(required = true)]
     checkpoints: Vec<PathBuf>,
     /// L∞ radii, comma-separated (0: clean accuracy).
-    #[arg(long, value_delimiter = ',', default_value = "0,0.025,0.05,0.075,0.1,0.15,0.2,0.3")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,0.025,0.05,0.075,0.1,0.15,0.2,0.3",
+        allow_negative_numbers = true
+    )]
     epsilon: Vec<f64>,
     /// The first N test images.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]

@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long, default_value = "linf", value_parser = super::named::<Norm>(super::NORMS))]
     norm: Norm,
     /// Radii, comma-separated (MNIST's standard L∞ radius is 0.3).
-    #[arg(long, value_delimiter = ',', default_value = "0.3")]
+    #[arg(long, value_delimiter = ',', default_value = "0.3", allow_negative_numbers = true)]
     epsilon: Vec<f64>,
     /// Attack the first N test images.
     #[arg(long, default_value_t = 1000)]

@@ -26,6 +26,16 @@ pub fn robustness(
     device: &Device,
     mut progress: impl FnMut(&RobustnessReport),
 ) -> Result<RobustnessRun, robustness::Error> {
+    // Every radius and the image count are checked before the first radius runs.
+    for &epsilon in radii {
+        RobustnessConfig { epsilon, ..config.clone() }.check()?;
+    }
+    if n == 0 {
+        return Err(robustness::Error::NoImages);
+    }
+    if n > loaded.test.len() {
+        return Err(robustness::Error::TooMany { asked: n, available: loaded.test.len() });
+    }
     let images = loaded.test.head(n);
     let mut reports = Vec::new();
     for &epsilon in radii {

@@ -11,6 +11,10 @@ pub const ARCHITECTURES: &[(&str, &str)] = &[
     ("fc123-456-10", "sigmoid hidden layers of 123 and 456, softmax (the P1/P2 experiment)"),
     ("ae400-10", "sparse-autoencoder layer of 400 sigmoid units, softmax (pretrain with [pretrain])"),
     ("convnet", "small MNIST convnet: conv5x5(16)/ReLU/pool2, conv5x5(32)/ReLU/pool2, dense 100/ReLU, softmax"),
+    (
+        "smallcnn",
+        "TRADES' MNIST SmallCNN: conv3x3(32), conv3x3(32)/pool2, conv3x3(64), conv3x3(64)/pool2 (ReLU), dense 200, 200 (ReLU), softmax",
+    ),
     ("alexnet", "AlexNet-shaped stack on 3x224x224 (for Lipschitz tables; not trained here)"),
 ];
 
@@ -83,6 +87,20 @@ pub fn spec(name: &str, input: [usize; 3], classes: usize) -> Option<ModelSpec> 
             let flat = layers.last().unwrap().outputs();
             layers.push(dense(flat, 100, Nonlinearity::Relu));
             layers.push(dense(100, classes, Nonlinearity::Identity));
+            layers
+        }
+        "smallcnn" => {
+            let stages = [
+                stage(32, 3, 1, 0, None),
+                stage(32, 3, 1, 0, Some([2, 2])),
+                stage(64, 3, 1, 0, None),
+                stage(64, 3, 1, 0, Some([2, 2])),
+            ];
+            let mut layers = conv_chain(input, &stages);
+            let flat = layers.last().unwrap().outputs();
+            layers.push(dense(flat, 200, Nonlinearity::Relu));
+            layers.push(dense(200, 200, Nonlinearity::Relu));
+            layers.push(dense(200, classes, Nonlinearity::Identity));
             layers
         }
         "alexnet" => {

@@ -200,6 +200,12 @@ fn validate(r: &Recipe) -> Result<(), (String, String)> {
             )
         })?;
     }
+    if let Some(f) = &r.fresh {
+        f.check().map_err(section("fresh"))?;
+        check(f.ramp_epochs <= r.train.epochs as f64, "fresh.ramp_epochs", || {
+            format!("{} is more than train.epochs = {}: ε would never be reached", f.ramp_epochs, r.train.epochs)
+        })?;
+    }
     if let Some(l) = &r.lipschitz {
         validate_lipschitz(l, layers)?;
     }

@@ -101,6 +101,9 @@ pub fn train(
     if let Some(pools) = &recipe.adversarial {
         trainer = trainer.pools(pools.clone());
     }
+    if let Some(fresh) = &recipe.fresh {
+        trainer = trainer.fresh(fresh.clone());
+    }
     if let Some(penalty) = &recipe.lipschitz {
         trainer = trainer.penalty(penalty.clone());
     }

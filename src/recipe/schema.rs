@@ -8,7 +8,7 @@ use crate::backend::DeviceChoice;
 use crate::bounds::PenaltyConfig;
 use crate::data::{DatasetName, Split};
 use crate::pool::PoolConfig;
-use crate::train::{OptimizerConfig, OutputConfig, PretrainConfig, TrainConfig};
+use crate::train::{FreshConfig, OptimizerConfig, OutputConfig, PretrainConfig, TrainConfig};
 
 /// A complete description of one training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +32,10 @@ pub struct Recipe {
     /// Adversarial training: per-layer pools of adversarial examples mixed into the mini-batches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adversarial: Option<PoolConfig>,
+    /// Adversarial training with examples made fresh from the current weights in every step (PGD,
+    /// fast FGSM): the standard way, beside the pools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh: Option<FreshConfig>,
     /// The Lipschitz-bound regularizer (section 4.3): a penalty on each layer's largest singular value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lipschitz: Option<PenaltyConfig>,

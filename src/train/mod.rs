@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod evaluate;
+pub mod fresh;
 pub mod hook;
 pub mod interrupt;
 pub mod lipschitz;
@@ -19,6 +20,7 @@ pub mod trainer;
 pub use checkpoint::{Checkpoint, Checkpointer};
 pub use config::{OptimizerConfig, OptimizerKind, OutputConfig, Schedule, TrainConfig};
 pub use evaluate::error_rate;
+pub use fresh::{FreshConfig, FreshMethod};
 pub use hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 pub use lipschitz::LipschitzBounds;
 pub use pretrain::PretrainConfig;

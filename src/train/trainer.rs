@@ -25,6 +25,7 @@ use burn::prelude::*;
 use super::checkpoint::{self, Checkpoint, Checkpointer};
 use super::config::{OptimizerConfig, OutputConfig, TrainConfig};
 use super::evaluate::{error_rate, wrong};
+use super::fresh::FreshConfig;
 use super::hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 use super::lipschitz::LipschitzBounds;
 use super::optimizer;
@@ -62,6 +63,10 @@ pub enum Error {
          keeps its last complete checkpoint (a smaller learning rate may help)"
     )]
     NotFinite { epoch: usize, step: u64, term: &'static str },
+    #[error(
+        "fresh adversarial examples: ramp_epochs {ramp} is more than the run's {epochs} epochs: ε would never be reached"
+    )]
+    RampTooLong { ramp: f64, epochs: usize },
     #[error("the pools' warmup_epochs {warmup} is not below epochs {epochs}: the pools would be filled and never used")]
     WarmupTooLong { warmup: usize, epochs: usize },
     #[error(
@@ -82,6 +87,8 @@ pub enum Error {
     Pool(#[from] crate::pool::Error),
     #[error(transparent)]
     Penalty(#[from] crate::bounds::Error),
+    #[error("fresh adversarial examples: {0}")]
+    Fresh(#[from] crate::attack::Error),
     #[error(transparent)]
     Lock(#[from] super::lock::Error),
     #[error(
@@ -123,6 +130,7 @@ pub struct Trainer<M> {
     arch: String,
     data_name: String,
     pools: Option<PoolConfig>,
+    fresh: Option<FreshConfig>,
     penalty: Option<PenaltyConfig>,
     hooks: Vec<Box<dyn Hook<M>>>,
     resume: bool,
@@ -147,6 +155,7 @@ impl<M: PoolModel> Trainer<M> {
             arch: "custom".into(),
             data_name: "images".into(),
             pools: None,
+            fresh: None,
             penalty: None,
             hooks: Vec::new(),
             resume: false,
@@ -182,6 +191,13 @@ impl<M: PoolModel> Trainer<M> {
     /// on `attacker_device`, or where the model is.
     pub fn pools(mut self, pools: PoolConfig) -> Self {
         self.pools = Some(pools);
+        self
+    }
+
+    /// Adversarial examples made fresh from the current weights in every step (PGD or fast FGSM
+    /// training), replacing a share of each batch; pools, if any, join the step beside them.
+    pub fn fresh(mut self, fresh: FreshConfig) -> Self {
+        self.fresh = Some(fresh);
         self
     }
 
@@ -231,6 +247,12 @@ impl<M: PoolModel> Trainer<M> {
         let (batch, examples) = (self.train.batch_size, self.data.train.len());
         if batch > examples {
             return Err(Error::BatchTooLarge { batch, examples });
+        }
+        if let Some(fresh) = &self.fresh {
+            fresh.check().map_err(config("fresh adversarial examples"))?;
+            if fresh.ramp_epochs > self.train.epochs as f64 {
+                return Err(Error::RampTooLong { ramp: fresh.ramp_epochs, epochs: self.train.epochs });
+            }
         }
         if let Some(pools) = &self.pools
             && pools.warmup_epochs >= self.train.epochs
@@ -420,7 +442,11 @@ impl<M: PoolModel> Loop<'_, M> {
         let warmup = t.pools.as_ref().map_or(0, |p| p.warmup_epochs);
         for (b, indices) in shuffled_batches(info.train_examples, t.train.batch_size, seed).iter().enumerate() {
             learning_rate = optimizer::learning_rate(&t.optimizer, state.step, total_steps);
-            let batch = self.sets.train.batch(indices);
+            let mut batch = self.sets.train.batch(indices);
+            if let Some(fresh) = &t.fresh {
+                let epsilon = fresh.epsilon_at(state.step, info.steps_per_epoch);
+                batch = fresh.perturb(&state.model.valid(), batch, epsilon)?;
+            }
             let labels = batch.labels.clone();
             let adversarial = match loader.as_deref_mut() {
                 Some(loader) => loader.draw(state.step, indices.len(), epoch > warmup)?,
