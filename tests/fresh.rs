@@ -32,14 +32,24 @@ fn fresh_pgd_and_fast_fgsm_training_are_robust_where_clean_training_is_not() {
     let tmp = tempfile::tempdir().unwrap();
     let fresh = |method: &str| format!("{BODY}[fresh]\nmethod = \"{method}\"\nepsilon = 0.1\nramp_epochs = 1\n");
     let mut accuracies = Vec::new();
-    for (name, body) in [("clean", BODY.to_string()), ("pgd", fresh("pgd")), ("fgsm", fresh("fgsm-rs"))] {
+    let trades = format!("{}loss = \"trades\"\n", fresh("pgd"));
+    for (name, body) in
+        [("clean", BODY.to_string()), ("pgd", fresh("pgd")), ("fgsm", fresh("fgsm-rs")), ("trades", trades)]
+    {
         let recipe = quick_recipe(tmp.path(), name, &body);
         let out = run(&["train", recipe.to_str().unwrap()]);
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         accuracies.push(robust(&tmp.path().join("runs").join(name), 0.1));
     }
-    // Measured: clean training 90.3% clean, 20.7% robust; PGD 81.0% / 53.3%; fast FGSM 81.7% / 50.7%.
-    let [(clean_model, clean_robust), (pgd_clean, pgd_robust), (fgsm_clean, fgsm_robust)] = accuracies[..] else {
+    // Measured: clean training 90.3% clean, 20.7% robust; PGD 81.0% / 53.3%; fast FGSM 81.7% / 50.7%;
+    // TRADES 87.7% / 54.0%.
+    let [
+        (clean_model, clean_robust),
+        (pgd_clean, pgd_robust),
+        (fgsm_clean, fgsm_robust),
+        (trades_clean, trades_robust),
+    ] = accuracies[..]
+    else {
         unreachable!()
     };
     assert!(clean_model > 0.85 && clean_robust < 0.35, "clean training: {clean_model} clean, {clean_robust} robust");
@@ -47,6 +57,8 @@ fn fresh_pgd_and_fast_fgsm_training_are_robust_where_clean_training_is_not() {
     assert!(pgd_robust > clean_robust + 0.25, "PGD training: {pgd_robust} robust vs clean training's {clean_robust}");
     assert!(fgsm_clean > 0.7, "fast FGSM training keeps clean accuracy: {fgsm_clean}");
     assert!(fgsm_robust > clean_robust + 0.2, "fast FGSM: {fgsm_robust} robust vs clean training's {clean_robust}");
+    assert!(trades_clean > 0.7, "TRADES keeps clean accuracy: {trades_clean}");
+    assert!(trades_robust > clean_robust + 0.2, "TRADES: {trades_robust} robust vs clean training's {clean_robust}");
 }
 
 #[test]
@@ -58,6 +70,15 @@ fn bad_fresh_settings_are_one_line_errors_naming_the_key() {
         ("method = \"pgd\"\nepsilon = 0.3\nratio = 1.5", "fresh.ratio: 1.5 is not a share in (0, 1]"),
         ("method = \"pgd\"\nepsilon = 0.3\nramp_epochs = 4", "fresh.ramp_epochs: 4 is more than train.epochs = 3"),
         ("method = \"free\"\nepsilon = 0.3", "fresh.method: unknown variant `free`"),
+        (
+            "method = \"pgd\"\nepsilon = 0.3\nbeta = 6.0",
+            "fresh.beta: beta weighs TRADES' term: it needs loss = \"trades\"",
+        ),
+        (
+            "method = \"pgd\"\nepsilon = 0.3\nloss = \"trades\"\nratio = 0.5",
+            "fresh.ratio: 0.5 < 1: TRADES keeps every clean",
+        ),
+        ("method = \"pgd\"\nepsilon = 0.3\nloss = \"trades\"\nbeta = -1.0", "fresh.beta: -1 is not a positive weight"),
     ] {
         let recipe = quick_recipe(tmp.path(), "bad", &format!("{BODY}[fresh]\n{section}\n"));
         assert_one_line_error(&run(&["train", recipe.to_str().unwrap()]), 2, expected);

@@ -64,17 +64,6 @@ pub fn pgd(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig)
 pub fn pgd_points(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig) -> Tensor<2> {
     let [batch, width] = start.dims();
     let eps = config.epsilon;
-    let ball = |z: Tensor<2>| -> Tensor<2> {
-        let r = z - start.clone();
-        let r = match config.norm {
-            Norm::Linf => r.clamp(-eps, eps),
-            Norm::L2 => {
-                let norm = r.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
-                r.clone() * (norm.recip().mul_scalar(eps)).clamp_max(1.0)
-            }
-        };
-        surface.bounds.project(start.clone() + r)
-    };
     let mut z = start.clone();
     if config.random_start {
         let noise = match config.norm {
@@ -86,15 +75,41 @@ pub fn pgd_points(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &Pgd
                 d.clone() / d.square().sum_dim(1).sqrt().clamp_min(1e-12) * radius
             }
         };
-        z = ball(z + noise);
+        z = project(surface, &start, z + noise, config);
     }
+    descend(surface, start, z, config, |logits| goal.loss(logits))
+}
+
+/// `config.steps` gradient steps from `z` that lower `objective` (per example `[batch]`, of the
+/// logits), signed for L∞ and normalized for L2, each projected onto the ball of radius
+/// `config.epsilon` around `center` and the surface's box.
+pub fn descend(
+    surface: &Surface,
+    center: Tensor<2>,
+    mut z: Tensor<2>,
+    config: &PgdConfig,
+    objective: impl Fn(Tensor<2>) -> Tensor<1>,
+) -> Tensor<2> {
     for _ in 0..config.steps {
-        let (_, grad) = surface.value_and_grad(z.clone(), |_, logits| goal.loss(logits));
+        let (_, grad) = surface.value_and_grad(z.clone(), |_, logits| objective(logits));
         let step = match config.norm {
             Norm::Linf => grad.sign(),
             Norm::L2 => grad.clone() / grad.square().sum_dim(1).sqrt().clamp_min(1e-12),
         };
-        z = ball(z - step.mul_scalar(config.step_size));
+        z = project(surface, &center, z - step.mul_scalar(config.step_size), config);
     }
     z
+}
+
+/// `z` moved into the ball of radius `config.epsilon` around `center`, then into the surface's box.
+fn project(surface: &Surface, center: &Tensor<2>, z: Tensor<2>, config: &PgdConfig) -> Tensor<2> {
+    let (eps, r) = (config.epsilon, z - center.clone());
+    let r = match config.norm {
+        Norm::Linf => r.clamp(-eps, eps),
+        Norm::L2 => {
+            let norm = r.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+            r.clone() * (norm.recip().mul_scalar(eps)).clamp_max(1.0)
+        }
+    };
+    surface.bounds.project(center.clone() + r)
 }

@@ -10,4 +10,4 @@ pub mod zoo;
 
 pub use layer::{Layer, LayerSpec, Nonlinearity};
 pub use layered::{Affine, AffineMap, Layered};
-pub use stack::{ModelSpec, Stack, cross_entropy};
+pub use stack::{ModelSpec, Stack, cross_entropy, kl_divergence};

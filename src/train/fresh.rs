@@ -1,16 +1,19 @@
 //! Fresh adversarial examples, made from the current weights inside every training step: Madry et
 //! al. (2018)'s PGD adversarial training and Wong et al. (2020)'s fast FGSM from a random start.
 //! The standard way to train for a threat model, beside the paper's pools of examples that
-//! attacker threads made from older weights. Owned here, checked when a trainer is built, read
+//! attacker threads made from older weights; with TRADES' loss (Zhang et al. 2019) as an option. Owned here, checked when a trainer is built, read
 //! from a recipe's `[fresh]` section.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{Goal, PgdConfig, Surface, pgd_points};
+use burn::tensor::Distribution;
+
+use super::step::Trades;
+use crate::attack::{Goal, PgdConfig, Surface, descend, pgd_points};
 use crate::config::{Invalid, at_least_one, ensure};
 use crate::data::Batch;
-use crate::model::Layered;
+use crate::model::{Layered, kl_divergence};
 
 /// How the fresh examples are made (L∞, in the input's units).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +25,18 @@ pub enum FreshMethod {
     /// One signed-gradient step of 1.25·ε (or `step_size`) from a random start, projected back
     /// onto the ε-ball (Wong et al.'s "fast is better than free").
     FgsmRs,
+}
+
+/// What the step learns from the fresh examples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FreshLoss {
+    /// The examples replace their clean versions in the batch's cross-entropy (Madry et al.).
+    #[default]
+    CrossEntropy,
+    /// The clean batch's cross-entropy plus β · KL(p(x) ‖ p(x')), the examples x' made by
+    /// maximizing that KL from a start 0.001·N(0, 1) away (Zhang et al. 2019's TRADES).
+    Trades,
 }
 
 /// Adversarial training with examples made fresh in every step.
@@ -43,7 +58,15 @@ pub struct FreshConfig {
     /// Epochs over which ε grows linearly from 0 to `epsilon`, step by step (0: full ε at once).
     #[serde(default)]
     pub ramp_epochs: f64,
+    #[serde(default)]
+    pub loss: FreshLoss,
+    /// TRADES' β, the weight of the KL term (6 when absent, the paper's MNIST choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
 }
+
+/// TRADES' β when a config names none.
+pub const DEFAULT_BETA: f64 = 6.0;
 
 mod defaults {
     pub fn ratio() -> f64 {
@@ -57,7 +80,16 @@ pub const DEFAULT_PGD_STEPS: usize = 10;
 impl FreshConfig {
     /// `method` at radius `epsilon`, every example replaced, no ramp.
     pub fn new(method: FreshMethod, epsilon: f64) -> FreshConfig {
-        FreshConfig { method, epsilon, steps: None, step_size: None, ratio: 1.0, ramp_epochs: 0.0 }
+        FreshConfig {
+            method,
+            epsilon,
+            steps: None,
+            step_size: None,
+            ratio: 1.0,
+            ramp_epochs: 0.0,
+            loss: FreshLoss::CrossEntropy,
+            beta: None,
+        }
     }
 
     /// Checks every field that does not depend on the run (the trainer checks the ramp against
@@ -82,7 +114,20 @@ impl FreshConfig {
         ensure(self.ratio > 0.0 && self.ratio <= 1.0, "ratio", || format!("{} is not a share in (0, 1]", self.ratio))?;
         ensure(self.ramp_epochs.is_finite() && self.ramp_epochs >= 0.0, "ramp_epochs", || {
             format!("{} is not a number of epochs", self.ramp_epochs)
-        })
+        })?;
+        match (self.loss, self.beta) {
+            (FreshLoss::CrossEntropy, Some(_)) => {
+                Err(Invalid { field: "beta", message: "beta weighs TRADES' term: it needs loss = \"trades\"".into() })
+            }
+            (FreshLoss::Trades, _) if self.ratio < 1.0 => Err(Invalid {
+                field: "ratio",
+                message: format!("{} < 1: TRADES keeps every clean example and adds its KL term", self.ratio),
+            }),
+            (FreshLoss::Trades, Some(beta)) if !(beta.is_finite() && beta > 0.0) => {
+                Err(Invalid { field: "beta", message: format!("{beta} is not a positive weight") })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The attack at radius `epsilon`.
@@ -103,19 +148,37 @@ impl FreshConfig {
         if ramp <= 0.0 { self.epsilon } else { self.epsilon * ((step + 1) as f64 / ramp).min(1.0) }
     }
 
-    /// `batch` with its first `ratio` share of examples replaced by adversarial versions made at
-    /// radius `epsilon` from `model` (an inference copy: `model.valid()`), on the batch's device.
-    /// Nothing is read back from the device. Fails only for a model without layers.
-    pub fn perturb(&self, model: &dyn Layered, batch: Batch, epsilon: f64) -> Result<Batch, crate::attack::Error> {
+    /// What a step trains on: `batch` with its first `ratio` share of examples replaced by
+    /// adversarial versions (cross-entropy), or the clean batch and TRADES' term for it, the
+    /// examples made at radius `epsilon` from `model` (an inference copy: `model.valid()`) on the
+    /// batch's device. Nothing is read back from the device. Fails only for a model without layers.
+    pub fn apply(
+        &self,
+        model: &dyn Layered,
+        batch: Batch,
+        epsilon: f64,
+    ) -> Result<(Batch, Option<Trades>), crate::attack::Error> {
+        let surface = Surface::new(model, 0)?;
+        let attack = self.attack(epsilon);
+        if self.loss == FreshLoss::Trades {
+            let x = batch.inputs.clone();
+            let clean = surface.logits(x.clone());
+            let noise = Tensor::<2>::random(x.dims(), Distribution::Normal(0.0, 0.001), &x.device());
+            let start = surface.bounds.project(x.clone() + noise);
+            // Maximize KL(p(x) ‖ p(x')): descend on its negative.
+            let adversarial =
+                descend(&surface, x, start, &attack, |logits| kl_divergence(clean.clone().autodiff(), logits).neg());
+            let beta = self.beta.unwrap_or(DEFAULT_BETA);
+            return Ok((batch, Some(Trades { adversarial, beta })));
+        }
         let n = batch.len();
         let k = ((self.ratio * n as f64).round() as usize).clamp(1, n);
-        let surface = Surface::new(model, 0)?;
         let labels = batch.labels.clone().narrow(0, 0, k);
         let start = batch.inputs.clone().narrow(0, 0, k);
-        let adversarial = pgd_points(&surface, start, &Goal { labels, targets: None }, &self.attack(epsilon));
+        let adversarial = pgd_points(&surface, start, &Goal { labels, targets: None }, &attack);
         let inputs =
             if k == n { adversarial } else { Tensor::cat(vec![adversarial, batch.inputs.narrow(0, k, n - k)], 0) };
-        Ok(Batch { inputs, labels: batch.labels })
+        Ok((Batch { inputs, labels: batch.labels }, None))
     }
 }
 

@@ -7,7 +7,7 @@ use burn::prelude::*;
 
 use crate::bounds::LipschitzPenalty;
 use crate::data::Batch;
-use crate::model::{Layered, cross_entropy, regularize};
+use crate::model::{Layered, cross_entropy, kl_divergence, regularize};
 use crate::pool::LayerBatch;
 
 /// What one optimizer step gives back.
@@ -34,6 +34,16 @@ pub struct Regularizers<'a> {
     /// Each unit's incoming weights are scaled back to this L2 norm after the update
     /// (`regularize::with_max_norm`).
     pub max_norm: Option<f64>,
+    /// TRADES' robustness term for the batch's examples, if the run trains with it.
+    pub trades: Option<Trades>,
+}
+
+/// TRADES' robustness term (Zhang et al. 2019): `beta · mean KL(p(x) ‖ p(x'))` over the batch's
+/// examples `x` and their adversarial versions `x'`, differentiated through both.
+pub struct Trades {
+    /// The adversarial versions of the batch's inputs, row for row.
+    pub adversarial: Tensor<2>,
+    pub beta: f64,
 }
 
 /// One optimizer step on `batch` and the pool examples `adversarial`: the mean cross-entropy over
@@ -54,6 +64,10 @@ pub fn train_step<M: Layered + Module>(
     // The clean rows and every pool's rows (each entering at its layer) go through one pass; the
     // loss is their mean, so each example weighs the same.
     let mut entries = vec![(0, batch.inputs)];
+    // TRADES' rows enter after the clean ones (entries of one layer keep their order).
+    if let Some(trades) = &regularizers.trades {
+        entries.push((0, trades.adversarial.clone().autodiff()));
+    }
     let mut labels = vec![batch.labels];
     let mut order: Vec<&LayerBatch> = adversarial.iter().collect();
     order.sort_by_key(|pool| pool.layer);
@@ -61,11 +75,25 @@ pub fn train_step<M: Layered + Module>(
         entries.push((pool.layer, pool.inputs.clone().autodiff()));
         labels.push(pool.labels.clone().autodiff());
     }
-    let all_logits = model.forward_joined(entries);
+    let mut all_logits = model.forward_joined(entries);
+    let logits = all_logits.clone().narrow(0, 0, clean);
+    let mut trades_term = None;
+    if let Some(trades) = &regularizers.trades {
+        let rows = all_logits.dims()[0];
+        let perturbed = all_logits.clone().narrow(0, clean, clean);
+        trades_term = Some(kl_divergence(logits.clone(), perturbed).mean().mul_scalar(trades.beta));
+        all_logits = match rows - 2 * clean {
+            0 => logits.clone(),
+            pools => Tensor::cat(vec![logits.clone(), all_logits.narrow(0, 2 * clean, pools)], 0),
+        };
+    }
     let labels = if labels.len() == 1 { labels.pop().expect("one") } else { Tensor::cat(labels, 0) };
-    let mut loss = cross_entropy(all_logits.clone(), labels);
+    let mut loss = cross_entropy(all_logits, labels);
     let mut terms = vec![("cross-entropy", loss.clone().detach().inner())];
-    let logits = if adversarial.is_empty() { all_logits } else { all_logits.narrow(0, 0, clean) };
+    if let Some(term) = trades_term {
+        terms.push(("TRADES", term.clone().detach().inner()));
+        loss = loss + term;
+    }
     if regularizers.weight_decay > 0.0
         && let Some(decay) = regularize::weight_decay(&model, regularizers.weight_decay)
     {

@@ -443,9 +443,10 @@ impl<M: PoolModel> Loop<'_, M> {
         for (b, indices) in shuffled_batches(info.train_examples, t.train.batch_size, seed).iter().enumerate() {
             learning_rate = optimizer::learning_rate(&t.optimizer, state.step, total_steps);
             let mut batch = self.sets.train.batch(indices);
+            let mut trades = None;
             if let Some(fresh) = &t.fresh {
                 let epsilon = fresh.epsilon_at(state.step, info.steps_per_epoch);
-                batch = fresh.perturb(&state.model.valid(), batch, epsilon)?;
+                (batch, trades) = fresh.apply(&state.model.valid(), batch, epsilon)?;
             }
             let labels = batch.labels.clone();
             let adversarial = match loader.as_deref_mut() {
@@ -456,6 +457,7 @@ impl<M: PoolModel> Loop<'_, M> {
                 weight_decay: t.train.weight_decay,
                 max_norm: t.train.max_norm,
                 lipschitz: penalty.as_deref_mut().and_then(|p| p.if_due(state.step)),
+                trades,
             };
             let out = train_step(state.model, &mut state.optim, batch, &adversarial, learning_rate, regularizers)?;
             state.model = out.model;
