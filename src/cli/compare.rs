@@ -27,7 +27,7 @@ pub struct Args {
     /// Test images for the robust accuracy (the first N).
     #[arg(long, default_value_t = 1000)]
     robust_images: usize,
-    /// L∞ radii of the robust accuracy, comma-separated (default: the recipes' input-pool radii and
+    /// L∞ radii of the robust accuracy, comma-separated (default: the radii the recipes train at and
     /// the standard 0.3).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     epsilon: Vec<f64>,

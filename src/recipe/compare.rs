@@ -33,8 +33,8 @@ pub struct CompareOptions {
     pub distortion_images: usize,
     /// Test images for the robust accuracy (the first N).
     pub robust_images: usize,
-    /// L∞ radii of the robust accuracy; empty: the input pools' radii of the recipes and the
-    /// standard MNIST radius 0.3.
+    /// L∞ radii of the robust accuracy; empty: the radii the recipes train at (input pools, fresh
+    /// examples) and the standard MNIST radius 0.3.
     pub radii: Vec<f64>,
     /// The ensemble (its radius is set per column).
     pub ensemble: RobustnessConfig,
@@ -141,10 +141,12 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
     })
 }
 
-/// The radii of the input pools (FGSM, PGD) of `recipes`, and the standard 0.3, in increasing order.
+/// The radii `recipes` train at (their input pools' (FGSM, PGD) and fresh examples'), and the
+/// standard 0.3, in increasing order.
 fn default_radii(recipes: &[recipe::Recipe]) -> Vec<f64> {
-    let mut radii: Vec<f64> =
-        recipes.iter().filter_map(|r| r.adversarial.as_ref()?.epsilon_of(0)).chain([STANDARD_EPSILON]).collect();
+    let pools = recipes.iter().filter_map(|r| r.adversarial.as_ref()?.epsilon_of(0));
+    let fresh = recipes.iter().filter_map(|r| Some(r.fresh.as_ref()?.epsilon));
+    let mut radii: Vec<f64> = pools.chain(fresh).chain([STANDARD_EPSILON]).collect();
     radii.sort_by(f64::total_cmp);
     radii.dedup();
     radii
