@@ -243,8 +243,12 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
     );
     let broken = made.success.iter().filter(|s| **s).count();
     assert!(broken > 200 - correct, "square broke {broken} of 200 ({correct} classified right)");
-    // At radius 0 nothing breaks; one attack alone is an ensemble too.
-    let still = RobustnessConfig { epsilon: 0.0, attacks: vec![EnsembleAttack::ApgdCe], ..config.clone() };
+    // Radius 0 is refused; at a radius far below any margin nothing breaks; one attack alone is an
+    // ensemble too.
+    let zero = RobustnessConfig { epsilon: 0.0, attacks: vec![EnsembleAttack::ApgdCe], ..config.clone() };
+    let e = robustness(&model, &images, &zero, &device()).err().expect("radius 0 is refused").to_string();
+    assert_eq!(e, "epsilon: 0 is not a positive radius");
+    let still = RobustnessConfig { epsilon: 1e-6, ..zero };
     let report = robustness(&model, &images, &still, &device()).unwrap();
     assert_eq!(report.robust_accuracy, report.clean_accuracy);
     // A model that outputs probabilities is flagged; so is a randomized one (dropout left on).
