@@ -246,7 +246,7 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
     // Radius 0 is refused; at a radius far below any margin nothing breaks; one attack alone is an
     // ensemble too.
     let zero = RobustnessConfig { epsilon: 0.0, attacks: vec![EnsembleAttack::ApgdCe], ..config.clone() };
-    let e = robustness(&model, &images, &zero, &device()).err().expect("radius 0 is refused").to_string();
+    let e = robustness(&model, &images, &zero, &device()).expect_err("radius 0 is refused").to_string();
     assert_eq!(e, "epsilon: 0 is not a positive radius");
     let still = RobustnessConfig { epsilon: 1e-6, ..zero };
     let report = robustness(&model, &images, &still, &device()).unwrap();
