@@ -274,9 +274,9 @@ impl<M: PoolModel> Trainer<M> {
     /// Trains; returns the trained model and the final figures.
     pub fn run(mut self) -> Result<Trained<M>, Error> {
         self.check()?;
-        let _lock = super::lock::RunLock::take(&self.run_dir())?;
-        let attacker_device = self.pools.as_ref().and_then(|p| p.attacker_device).map(|c| c.device()).transpose()?;
         let run_dir = self.run_dir();
+        let _lock = super::lock::RunLock::take(&run_dir)?;
+        let attacker_device = self.pools.as_ref().and_then(|p| p.attacker_device).map(|c| c.device()).transpose()?;
         let ad = self.model.devices().into_iter().next().ok_or(Error::NotAutodiff)?;
         let device = ad.clone().without_autodiff();
         let sets = Sets {
