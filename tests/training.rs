@@ -82,17 +82,38 @@ fn resume_after_kill_9_at_random_moments_matches_an_uninterrupted_run() {
     let recipe_whole = quick_recipe(&whole, "r", &body);
     let recipe_cut = quick_recipe(&cut, "r", &body);
 
+    // The uninterrupted run, timed: until its first checkpoint (start-up and one epoch) and whole.
     let started = Instant::now();
-    let out = run(&["train", recipe_whole.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let uninterrupted = started.elapsed();
+    let mut child = blindspot()
+        .args(["train", recipe_whole.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_checkpoint = None;
+    let status = loop {
+        if first_checkpoint.is_none() && whole.join("runs/r/latest").exists() {
+            first_checkpoint = Some(started.elapsed());
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    };
+    assert!(status.success(), "the uninterrupted run failed");
+    let first_checkpoint = first_checkpoint.expect("the uninterrupted run wrote checkpoints");
+    let epoch = (started.elapsed().saturating_sub(first_checkpoint)) / 7;
 
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let run_dir = cut.join("runs/r");
     let (mut kills, mut in_writes) = (0, 0);
     let mut finished = false;
-    for attempt in 0..20 {
+    // A process is killed at a random moment before the uninterrupted run's time to its second
+    // checkpoint, or at once when it has completed a checkpoint of its own: one epoch at most, so
+    // seven or more kills land however fast or slow the machine is. Every third process is killed
+    // in its first checkpoint write instead (the first `.tmp` it sees; a deadline if it misses them).
+    let latest = || std::fs::read_to_string(run_dir.join("latest")).ok();
+    for attempt in 0..30 {
         if finished || kills == 10 {
             break;
         }
@@ -101,8 +122,10 @@ fn resume_after_kill_9_at_random_moments_matches_an_uninterrupted_run() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + uninterrupted.mul_f64(rng.random_range(0.02..0.35));
         let during_a_write = attempt % 3 == 1;
+        let share = if during_a_write { 3.0 } else { rng.random_range(0.1..1.0) };
+        let deadline = Instant::now() + (first_checkpoint + epoch).mul_f64(share);
+        let resumed_from = latest();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 assert!(status.success(), "seed {seed}: a resumed run failed");
@@ -113,7 +136,7 @@ fn resume_after_kill_9_at_random_moments_matches_an_uninterrupted_run() {
                 && std::fs::read_dir(&run_dir)
                     .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".tmp")))
                     .unwrap_or(false);
-            if writing || (!during_a_write && Instant::now() >= deadline) {
+            if writing || Instant::now() >= deadline || latest() != resumed_from {
                 child.kill().unwrap(); // SIGKILL
                 kills += 1;
                 in_writes += usize::from(writing);
@@ -124,7 +147,8 @@ fn resume_after_kill_9_at_random_moments_matches_an_uninterrupted_run() {
         }
         child.wait().unwrap();
     }
-    eprintln!("seed {seed}: {kills} kills, {in_writes} inside a checkpoint write");
+    let reached = latest().unwrap_or_default();
+    eprintln!("seed {seed}: {kills} kills, {in_writes} inside a checkpoint write, then resumed from {reached}");
     assert!(kills >= 5, "seed {seed}: only {kills} runs were killed before the run ended");
     assert!(in_writes >= 1, "seed {seed}: no kill landed inside a checkpoint write");
 
