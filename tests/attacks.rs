@@ -233,7 +233,7 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
         batch.inputs.clone(),
         &batch.labels,
         [1, 28, 28],
-        &attack::SquareConfig { queries: 300, ..attack::SquareConfig::new(0.06) },
+        &attack::SquareConfig { queries: 300, ..attack::SquareConfig::new(Norm::Linf, 0.06) },
     );
     let r = made.adversarial.clone() - batch.inputs.clone();
     assert!(r.abs().max().into_scalar::<f32>() <= 0.06 + 1e-6);
@@ -243,6 +243,24 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
     );
     let broken = made.success.iter().filter(|s| **s).count();
     assert!(broken > 200 - correct, "square broke {broken} of 200 ({correct} classified right)");
+    // Square in L2: its points stay in the Euclidean ball and the box, and it breaks examples.
+    let made = attack::square(
+        &surface,
+        batch.inputs.clone(),
+        &batch.labels,
+        [1, 28, 28],
+        &attack::SquareConfig { queries: 300, ..attack::SquareConfig::new(Norm::L2, 1.0) },
+    );
+    let norms = (made.adversarial.clone() - batch.inputs.clone()).square().sum_dim(1).sqrt();
+    assert!(norms.max().into_scalar::<f32>() <= 1.0 + 1e-4);
+    assert!(
+        made.adversarial.clone().min().into_scalar::<f32>() >= 0.0
+            && made.adversarial.clone().max().into_scalar::<f32>() <= 1.0
+    );
+    let broken_l2 = made.success.iter().filter(|s| **s).count();
+    assert!(broken_l2 > 200 - correct, "L2 square broke {broken_l2} of 200 ({correct} classified right)");
+    let answers = predicted(&model, 0, made.adversarial.clone());
+    assert!(made.success.iter().zip(answers.iter().zip(&labels)).all(|(s, (a, l))| *s == (a != l)));
     // Radius 0 is refused; at a radius far below any margin nothing breaks; one attack alone is an
     // ensemble too.
     let zero = RobustnessConfig { epsilon: 0.0, attacks: vec![EnsembleAttack::ApgdCe], ..config.clone() };

@@ -1,8 +1,10 @@
 """Robust accuracy of weights that `blindspot export` wrote, measured by torchattacks 3.5.1 on the
 first N MNIST test images at L∞ radius EPS, as JSON: its standard AutoAttack, and the white-box part
-blindspot's ensemble runs (APGD-CE, then APGD-T on what it left).
+blindspot's ensemble runs (APGD-CE, then APGD-T on what it left). With `same`, also blindspot's whole
+ensemble (APGD-CE, APGD-T, Square with 5,000 queries; AutoAttack without FAB-T), timed. With
+`square-l2`, only torchattacks' Square in L2 at radius EPS (5,000 queries), timed.
 
-  pytorch_robustness.py ARCH FILE.safetensors N EPS"""
+  pytorch_robustness.py ARCH FILE.safetensors N EPS [same | square-l2]"""
 import json
 import sys
 import time
@@ -38,10 +40,26 @@ def ensemble():
 
 
 report = {"clean": accuracy(x)}
+if sys.argv[5:] == ["square-l2"]:
+    started = time.time()
+    square = torchattacks.Square(model, norm="L2", eps=eps, n_queries=5000, n_restarts=1, p_init=0.8, seed=0)
+    report["square_l2"] = accuracy(square(x, y))
+    report["square_l2_seconds"] = time.time() - started
+    print(json.dumps(report))
+    sys.exit()
 started = time.time()
 report["apgd"] = accuracy(ensemble())
 report["apgd_seconds"] = time.time() - started
 started = time.time()
 report["autoattack"] = accuracy(torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard", n_classes=10, seed=0)(x, y))
 report["autoattack_seconds"] = time.time() - started
+if sys.argv[5:] == ["same"]:
+    same = torchattacks.MultiAttack([
+        torchattacks.APGD(model, norm="Linf", eps=eps, steps=100, n_restarts=1, loss="ce", seed=0),
+        torchattacks.APGDT(model, norm="Linf", eps=eps, steps=100, n_restarts=1, n_classes=10, seed=0),
+        torchattacks.Square(model, norm="Linf", eps=eps, n_queries=5000, n_restarts=1, p_init=0.8, seed=0),
+    ])
+    started = time.time()
+    report["same"] = accuracy(same(x, y))
+    report["same_seconds"] = time.time() - started
 print(json.dumps(report))

@@ -25,7 +25,7 @@ pub enum EnsembleAttack {
     /// APGD on the targeted DLR loss, towards each of the `target_classes` most likely wrong
     /// classes in turn.
     ApgdT,
-    /// The score-based Square attack (L∞, `square_queries` queries): no gradients.
+    /// The score-based Square attack (`square_queries` queries): no gradients.
     Square,
 }
 
@@ -60,15 +60,12 @@ pub struct RobustnessConfig {
 
 impl RobustnessConfig {
     /// AutoAttack's standard ensemble at radius `epsilon`, without FAB-T: APGD-CE, APGD-T (9
-    /// targets), 100 iterations each, then (L∞) Square with 5,000 queries.
+    /// targets), 100 iterations each, then Square with 5,000 queries.
     pub fn standard(norm: Norm, epsilon: f64) -> RobustnessConfig {
         RobustnessConfig {
             norm,
             epsilon,
-            attacks: match norm {
-                Norm::Linf => vec![EnsembleAttack::ApgdCe, EnsembleAttack::ApgdT, EnsembleAttack::Square],
-                Norm::L2 => vec![EnsembleAttack::ApgdCe, EnsembleAttack::ApgdT],
-            },
+            attacks: vec![EnsembleAttack::ApgdCe, EnsembleAttack::ApgdT, EnsembleAttack::Square],
             iterations: 100,
             target_classes: 9,
             square_queries: 5000,
@@ -85,9 +82,6 @@ impl RobustnessConfig {
         at_least_one(self.iterations, "iterations")?;
         at_least_one(self.target_classes, "target_classes")?;
         at_least_one(self.square_queries, "square_queries")?;
-        ensure(self.norm == Norm::Linf || !self.attacks.contains(&EnsembleAttack::Square), "attacks", || {
-            "square is implemented for linf only".into()
-        })?;
         at_least_one(self.batch, "batch")
     }
 }
@@ -210,8 +204,11 @@ fn survivors(
     run: Run,
 ) -> Vec<usize> {
     let apgd_config = ApgdConfig { iterations: config.iterations, ..ApgdConfig::new(config.norm, config.epsilon) };
-    let square_config =
-        SquareConfig { queries: config.square_queries, seed: config.seed, ..SquareConfig::new(config.epsilon) };
+    let square_config = SquareConfig {
+        queries: config.square_queries,
+        seed: config.seed,
+        ..SquareConfig::new(config.norm, config.epsilon)
+    };
     let mut left = Vec::new();
     for chunk in robust.chunks(config.batch) {
         let batch = set.batch(chunk);

@@ -227,8 +227,7 @@ struct LbfgsArgs {
 struct EnsembleArgs {
     /// The ensemble, in order, comma-separated: apgd-ce (APGD on the cross-entropy), apgd-t (APGD on
     /// the targeted DLR loss, towards each of the most likely wrong classes), square (score-based,
-    /// no gradients: the check against gradient masking; linf only). Default: all three for linf,
-    /// the APGDs for l2.
+    /// no gradients: the check against gradient masking). Default: all three.
     #[arg(long, value_delimiter = ',', value_parser = named::<blindspot::attack::EnsembleAttack>(ENSEMBLE))]
     attacks: Option<Vec<blindspot::attack::EnsembleAttack>>,
     /// APGD iterations per run.

@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod config;
+mod epoch;
 pub mod evaluate;
 pub mod fresh;
 pub mod hook;
