@@ -198,9 +198,14 @@ fn bump(rows: usize, cols: usize) -> Vec<f32> {
             (ring..rings).map(|j| 1.0 / ((j + 1) * (j + 1)) as f32).sum()
         })
         .collect();
+    unit(&mut values);
+    values
+}
+
+/// Scales `values` to unit L2 norm.
+fn unit(values: &mut [f32]) {
     let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
     values.iter_mut().for_each(|v| *v /= norm);
-    values
 }
 
 /// L2's pattern on an `s × s` window: a bump on the top half and its negative on the bottom half
@@ -208,8 +213,7 @@ fn bump(rows: usize, cols: usize) -> Vec<f32> {
 fn pattern(s: usize, rng: &mut StdRng) -> Vec<f32> {
     let mut values = bump(s / 2, s);
     values.extend(bump(s - s / 2, s).iter().map(|v| -v));
-    let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
-    values.iter_mut().for_each(|v| *v /= norm);
+    unit(&mut values);
     if rng.random::<bool>() {
         values = (0..s * s).map(|i| values[(i % s) * s + i / s]).collect();
     }
