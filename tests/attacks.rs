@@ -195,10 +195,19 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
         iterations: 20,
         target_classes: 3,
         square_queries: 300,
+        batch: 128,
         ..RobustnessConfig::standard(Norm::Linf, 0.06)
     };
-    let report = robustness(&model, &images, &config, &device()).unwrap();
+    let mut told = Vec::new();
+    let report = robustness(&model, &images, &config, &device(), &mut |a| told.push(*a)).unwrap();
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    // Progress: each pass is told batch by batch, to its end; APGD-T makes one pass per target.
+    let ends: Vec<_> =
+        told.iter().filter(|a| a.attacked == a.of).map(|a| (a.attack.name(), a.pass, a.passes)).collect();
+    let expected = [("apgd-ce", 1, 1), ("apgd-t", 1, 3), ("apgd-t", 2, 3), ("apgd-t", 3, 3), ("square", 1, 1)];
+    assert_eq!(ends, expected);
+    assert!(told.windows(2).all(|w| w[1].robust <= w[0].robust), "robust so far never grows");
+    assert!(told.iter().any(|a| a.attacked < a.of), "batches of 128 of more than 128 examples are told one by one");
     // Each attack's breakdown adds up to what the ensemble broke.
     let correct = (report.clean_accuracy * 200.0).round() as usize;
     let robust = (report.robust_accuracy * 200.0).round() as usize;
@@ -206,6 +215,7 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
     assert_eq!(names, ["apgd-ce", "apgd-t", "square"]);
     assert_eq!(correct - report.attacks.iter().map(|a| a.broken).sum::<usize>(), robust);
     assert_eq!(report.attacks[2].robust, robust);
+    assert_eq!(told.last().unwrap().robust, robust);
     assert!(robust > 0 && robust < correct, "{report:?}: the radius tests nothing");
     // PGD-20 of the same radius breaks no more than APGD.
     let batch = DeviceImages::new(&images, &device()).all();
@@ -264,17 +274,20 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
     // Radius 0 is refused; at a radius far below any margin nothing breaks; one attack alone is an
     // ensemble too.
     let zero = RobustnessConfig { epsilon: 0.0, attacks: vec![EnsembleAttack::ApgdCe], ..config.clone() };
-    let e = robustness(&model, &images, &zero, &device()).expect_err("radius 0 is refused").to_string();
+    let e = robustness(&model, &images, &zero, &device(), &mut |_| ()).expect_err("radius 0 is refused").to_string();
     assert_eq!(e, "epsilon: 0 is not a positive radius");
     let still = RobustnessConfig { epsilon: 1e-6, ..zero };
-    let report = robustness(&model, &images, &still, &device()).unwrap();
+    let report = robustness(&model, &images, &still, &device(), &mut |_| ()).unwrap();
     assert_eq!(report.robust_accuracy, report.clean_accuracy);
     // A model that outputs probabilities is flagged; so is a randomized one (dropout left on).
     for (ending, warning) in [("softmax", "probabilities"), ("noise", "randomized")] {
-        let report = robustness(&Ending(model.clone(), ending), &images, &still, &device()).unwrap();
+        let report = robustness(&Ending(model.clone(), ending), &images, &still, &device(), &mut |_| ()).unwrap();
         assert!(report.warnings.iter().any(|w| w.contains(warning)), "{ending}: {:?}", report.warnings);
     }
     // Bad settings are refused by name.
     let bad = RobustnessConfig { iterations: 0, ..config };
-    assert_eq!(robustness(&model, &images, &bad, &device()).unwrap_err().to_string(), "iterations: must be at least 1");
+    assert_eq!(
+        robustness(&model, &images, &bad, &device(), &mut |_| ()).unwrap_err().to_string(),
+        "iterations: must be at least 1"
+    );
 }

@@ -122,12 +122,33 @@ pub enum Error {
     TooMany { asked: usize, available: usize },
 }
 
-/// The ensemble's robust accuracy of `model` (an inference copy) on `images` at the config's radius.
+/// How far the ensemble has come at one radius, told after each batch of each pass (APGD-T makes
+/// one pass per target class), for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Advance {
+    pub epsilon: f64,
+    pub attack: EnsembleAttack,
+    /// This pass of the attack (from 1) and how many it makes.
+    pub pass: usize,
+    pub passes: usize,
+    /// Examples this pass has attacked, of how many.
+    pub attacked: usize,
+    pub of: usize,
+    /// Examples still robust (those this pass has not reached yet count as robust), of all.
+    pub robust: usize,
+    pub examples: usize,
+    /// Since the radius began.
+    pub seconds: f64,
+}
+
+/// The ensemble's robust accuracy of `model` (an inference copy) on `images` at the config's radius;
+/// `progress` hears of each batch attacked.
 pub fn robustness(
     model: &dyn Layered,
     images: &Images,
     config: &RobustnessConfig,
     device: &Device,
+    progress: &mut dyn FnMut(&Advance),
 ) -> Result<RobustnessReport, Error> {
     config.check()?;
     let classes = model.classes();
@@ -159,8 +180,22 @@ pub fn robustness(
             EnsembleAttack::ApgdT => (2..=(config.target_classes + 1).min(classes)).map(Run::Targeted).collect(),
             EnsembleAttack::Square => vec![Run::Square(images.shape)],
         };
-        for run in runs {
-            robust = survivors(&surface, &set, &robust, config, run);
+        let passes = runs.len();
+        for (pass, run) in runs.into_iter().enumerate() {
+            let of = robust.len();
+            robust = survivors(&surface, &set, &robust, config, run, &mut |attacked, broken| {
+                progress(&Advance {
+                    epsilon: config.epsilon,
+                    attack,
+                    pass: pass + 1,
+                    passes,
+                    attacked,
+                    of,
+                    robust: of - broken,
+                    examples: images.len(),
+                    seconds: started.elapsed().as_secs_f64(),
+                })
+            });
         }
         let (seconds, broken) = (begun.elapsed().as_secs_f64(), before - robust.len());
         if attack == EnsembleAttack::Square && broken > 0 && !attacks.is_empty() {
@@ -195,13 +230,15 @@ enum Run {
     Square([usize; 3]),
 }
 
-/// The examples of `robust` that `run` leaves classified right.
+/// The examples of `robust` that `run` leaves classified right; `attacked(done, broken)` before the
+/// first batch and after each.
 fn survivors(
     surface: &Surface,
     set: &DeviceImages,
     robust: &[usize],
     config: &RobustnessConfig,
     run: Run,
+    attacked: &mut dyn FnMut(usize, usize),
 ) -> Vec<usize> {
     let apgd_config = ApgdConfig { iterations: config.iterations, ..ApgdConfig::new(config.norm, config.epsilon) };
     let square_config = SquareConfig {
@@ -209,7 +246,8 @@ fn survivors(
         seed: config.seed,
         ..SquareConfig::new(config.norm, config.epsilon)
     };
-    let mut left = Vec::new();
+    let (mut left, mut done) = (Vec::new(), 0);
+    attacked(0, 0);
     for chunk in robust.chunks(config.batch) {
         let batch = set.batch(chunk);
         let made = match run {
@@ -222,6 +260,8 @@ fn survivors(
             Run::Square(shape) => square(surface, batch.inputs, &batch.labels, shape, &square_config),
         };
         left.extend(chunk.iter().zip(&made.success).filter(|(_, broken)| !**broken).map(|(i, _)| *i));
+        done += chunk.len();
+        attacked(done, done - left.len());
     }
     left
 }

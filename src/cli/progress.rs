@@ -2,6 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use blindspot::attack::robustness::Advance;
 use blindspot::train::{EpochMetrics, Hook, HookError, RunInfo, StepInfo, TrainState};
 
 pub struct Progress {
@@ -79,5 +80,45 @@ impl<M> Hook<M> for Progress {
             );
         }
         Ok(())
+    }
+}
+
+/// The ensemble's progress on stderr: one bar per pass of an attack over the examples still robust.
+pub struct EnsembleBar {
+    bar: Option<ProgressBar>,
+}
+
+impl EnsembleBar {
+    pub fn new() -> EnsembleBar {
+        EnsembleBar { bar: None }
+    }
+
+    pub fn advance(&mut self, a: &Advance) {
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(a.of as u64);
+            if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:20}] {pos}/{len} examples, {elapsed}") {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            // A batch may take minutes: redraw meanwhile, so the clock runs.
+            bar.enable_steady_tick(std::time::Duration::from_millis(500));
+            bar
+        });
+        let pass = if a.passes > 1 { format!(" (target {} of {})", a.pass, a.passes) } else { String::new() };
+        bar.set_message(format!(
+            "ε = {}: {}{pass}, robust so far {}/{}",
+            a.epsilon,
+            a.attack.name(),
+            a.robust,
+            a.examples
+        ));
+        bar.set_length(a.of as u64);
+        bar.set_position(a.attacked as u64);
+    }
+
+    /// Clears the bar (before a line of figures is printed).
+    pub fn clear(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
     }
 }

@@ -2,12 +2,14 @@ use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 
+use blindspot::attack::robustness::Advance;
 use blindspot::recipe::reproduce::{Experiment, ReproduceOptions, paper, reproduce};
 use blindspot::recipe::runs::Progress;
 use blindspot::train::Hook;
 use blindspot::{DeviceChoice, Error};
 
 use super::print_json;
+use super::progress::EnsembleBar;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,11 +40,12 @@ pub struct Args {
 /// Progress on stderr: lines, a training progress display, a bar while attacking.
 pub struct Terminal {
     bar: Option<ProgressBar>,
+    ensemble: EnsembleBar,
 }
 
 impl Terminal {
     pub fn new() -> Terminal {
-        Terminal { bar: None }
+        Terminal { bar: None, ensemble: EnsembleBar::new() }
     }
 }
 
@@ -51,6 +54,7 @@ impl Progress for Terminal {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+        self.ensemble.clear();
         eprintln!("{line}");
     }
 
@@ -62,6 +66,10 @@ impl Progress for Terminal {
         let bar = self.bar.get_or_insert_with(|| ProgressBar::new(total as u64));
         bar.set_length(total as u64);
         bar.set_position(done as u64);
+    }
+
+    fn ensemble(&mut self, advance: &Advance) {
+        self.ensemble.advance(advance);
     }
 }
 

@@ -2,8 +2,9 @@ use std::path::PathBuf;
 
 use blindspot::Error;
 use blindspot::attack::Norm;
-use blindspot::experiments::robustness::robustness;
+use blindspot::experiments::robustness::{Event, robustness};
 
+use super::progress::EnsembleBar;
 use super::{ModelArgs, percent, print_json};
 
 #[derive(Debug, clap::Args)]
@@ -39,9 +40,11 @@ pub fn run(args: Args) -> Result<(), Error> {
     let device = args.model.device.device()?;
     let loaded = args.model.open(&args.checkpoint, &device)?;
     let config = args.ensemble.config(args.norm);
-    let quiet = args.json;
-    let run = robustness(&loaded, &config, &args.epsilon, args.n, &device, |r| {
-        if !quiet {
+    let mut bar = EnsembleBar::new();
+    let run = robustness(&loaded, &config, &args.epsilon, args.n, &device, |event| match event {
+        Event::Advance(advance) => bar.advance(advance),
+        Event::Measured(r) => {
+            bar.clear();
             eprintln!("ε = {}: robust accuracy {} ({:.1} s)", r.epsilon, percent(r.robust_accuracy), r.seconds);
         }
     })?;

@@ -5,7 +5,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::loaded::LoadedModel;
-use crate::attack::robustness::{self, RobustnessConfig, RobustnessReport};
+use crate::attack::robustness::{self, Advance, RobustnessConfig, RobustnessReport};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RobustnessRun {
@@ -16,15 +16,24 @@ pub struct RobustnessRun {
     pub radii: Vec<RobustnessReport>,
 }
 
+/// What `robustness` tells as it goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A batch attacked at a radius.
+    Advance(&'a Advance),
+    /// A radius measured.
+    Measured(&'a RobustnessReport),
+}
+
 /// The ensemble `config` describes at each of `radii` (its own epsilon is replaced), on the first
-/// `n` test images; `progress` hears of each finished radius.
+/// `n` test images.
 pub fn robustness(
     loaded: &LoadedModel,
     config: &RobustnessConfig,
     radii: &[f64],
     n: usize,
     device: &Device,
-    mut progress: impl FnMut(&RobustnessReport),
+    mut progress: impl FnMut(Event),
 ) -> Result<RobustnessRun, robustness::Error> {
     // Every radius and the image count are checked before the first radius runs.
     for &epsilon in radii {
@@ -39,9 +48,11 @@ pub fn robustness(
     let images = loaded.test.head(n);
     let mut reports = Vec::new();
     for &epsilon in radii {
-        let report =
-            robustness::robustness(&loaded.model, &images, &RobustnessConfig { epsilon, ..config.clone() }, device)?;
-        progress(&report);
+        let config = RobustnessConfig { epsilon, ..config.clone() };
+        let report = robustness::robustness(&loaded.model, &images, &config, device, &mut |advance| {
+            progress(Event::Advance(advance))
+        })?;
+        progress(Event::Measured(&report));
         reports.push(report);
     }
     Ok(RobustnessRun {

@@ -14,7 +14,7 @@ use crate::backend::DeviceChoice;
 use crate::bounds::{Lanczos, network_bounds};
 use crate::experiments::attack::{AttackMethod, AttackOptions, run_attack};
 use crate::experiments::loaded::ImageSet;
-use crate::experiments::robustness::robustness;
+use crate::experiments::robustness::{Event, robustness};
 use crate::recipe;
 use crate::report::table::Table;
 use crate::train::tensorboard::read_metrics;
@@ -121,7 +121,11 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
                     &radii,
                     options.robust_images,
                     &device,
-                    |_| (),
+                    |event| {
+                        if let Event::Advance(advance) = event {
+                            progress.ensemble(advance)
+                        }
+                    },
                 )?
                 .radii
                 .iter()

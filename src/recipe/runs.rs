@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::attack::robustness::Advance;
 use crate::recipe::{self, Recipe, TrainOptions};
 use crate::train::{self, Checkpoint, Hook};
 
@@ -11,6 +12,8 @@ pub trait Progress {
     fn message(&mut self, line: &str);
     fn training_hooks(&mut self) -> Vec<Box<dyn Hook>>;
     fn attacked(&mut self, done: usize, total: usize);
+    /// The attack ensemble's progress (robust accuracy).
+    fn ensemble(&mut self, _advance: &Advance) {}
 }
 
 /// The run folder of `recipe`, trained first unless it holds a finished run of the same recipe.
