@@ -40,6 +40,7 @@ fn main() {
     if std::env::args().skip(1).any(|a| !a.starts_with('-') && !"robustness".contains(a.as_str())) {
         return;
     }
+    blindspot::backend::keep_freed_memory();
     let tmp = tempfile::tempdir().unwrap();
     let run = std::env::var("BENCH_RUN").map(PathBuf::from).unwrap_or_else(|_| pooled_model(tmp.path()));
     let (epsilon, n): (f64, usize) = (env("BENCH_EPSILON", 0.1), env("BENCH_N", 500));

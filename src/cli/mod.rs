@@ -79,6 +79,7 @@ enum Command {
 pub fn main() -> ExitCode {
     stop_quietly_when_the_reader_goes();
     quiet_attacker_panics();
+    blindspot::backend::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
