@@ -82,10 +82,17 @@ pub fn square(
         Norm::Linf => {
             let start =
                 into_box(surface, x.clone() + stripes(x.dims()[0], shape, config.epsilon, &mut rng, &x.device()));
+            // The ball ∩ box of the rows queried, made again when broken rows are dropped.
+            let mut ball: Option<(usize, Tensor<2>, Tensor<2>)> = None;
+            let eps = config.epsilon;
             search(surface, x, labels, start, config.queries, |i, x, best| {
-                let window = linf_window(shape, side(i, 1), config.epsilon, &mut rng, &x.device());
-                let eps = config.epsilon;
-                into_box(surface, (best.clone() + window).max_pair(x.clone() - eps).min_pair(x.clone() + eps))
+                let n = x.dims()[0];
+                if ball.as_ref().is_none_or(|(rows, _, _)| *rows != n) {
+                    ball = Some((n, into_box(surface, x.clone() - eps), into_box(surface, x.clone() + eps)));
+                }
+                let (_, lo, hi) = ball.as_ref().expect("made above");
+                let window = linf_window(shape, side(i, 1), eps, &mut rng, &x.device());
+                (best.clone() + window).max_pair(lo.clone()).min_pair(hi.clone())
             })
         }
         Norm::L2 => {
