@@ -117,6 +117,56 @@ fn pools_stay_bounded_with_right_labels_and_bounded_staleness() {
 }
 
 #[test]
+fn renewed_examples_climb_the_loss_stay_in_the_ball_and_go_back_into_the_pool() {
+    within(Duration::from_secs(120), || {
+        let device = DeviceChoice::Cpu.device().unwrap();
+        let train = small_train();
+        let s = section(
+            "layers = [0]\npool_size = 200\nrefresh = 1.0\nattackers = 0\nmethod = \"pgd\"\nepsilon = 0.1\nsteps = 1\nattack_batch = 100\nsnapshot_every = 1000\nmax_staleness = 1000\nrefine_steps = 2",
+        );
+        let model = fresh_model(&device);
+        let valid = model.valid();
+        let cell = Arc::new(SnapshotCell::default());
+        cell.publish(&model, 0);
+        let mut loader = AdversarialLoader::new(&s, &model, Arc::new(train.clone()), cell, 3, &device, None).unwrap();
+        let loss = |x: Tensor<2>, labels: Tensor<1, Int>| {
+            burn::nn::loss::CrossEntropyLossConfig::new()
+                .init(&x.device())
+                .forward(valid.forward(x), labels)
+                .into_scalar::<f32>()
+        };
+        let (mut before, mut after) = (0.0, 0.0);
+        for step in 1..=20u64 {
+            let mut batches = loader.draw(step, 64, true).unwrap();
+            assert_eq!(batches.len(), 1);
+            let drawn = batches[0].inputs.clone();
+            loader.renew(&mut batches, &valid, step);
+            let b = &batches[0];
+            before += loss(drawn, b.labels.clone());
+            after += loss(b.inputs.clone(), b.labels.clone());
+            // Still within 0.1 of a training image with the example's label.
+            let rows: Vec<f32> = b.inputs.to_data().iter::<f32>().collect();
+            let labels: Vec<i64> = b.labels.to_data().iter::<i64>().collect();
+            for (row, &label) in rows.chunks(784).zip(&labels) {
+                let near = (0..train.len()).any(|i| {
+                    train.labels[i] as i64 == label
+                        && row
+                            .iter()
+                            .zip(train.image(i))
+                            .all(|(a, p)| (a - p).abs() <= 0.1 + 1e-5 && (0.0..=1.0).contains(a))
+                });
+                assert!(near, "a renewed example left its ball");
+            }
+        }
+        assert!(after > before, "renewing lowered the loss: {before} -> {after}");
+        // The renewed entries went back with the steps they were renewed at; the one snapshot is 0.
+        loader.draw(21, 64, true).unwrap();
+        let renewed = loader.pools()[0].entries().iter().filter(|e| e.version > 0).count();
+        assert!(renewed >= 64, "only {renewed} entries renewed");
+    });
+}
+
+#[test]
 fn a_panicking_attacker_is_reported_and_shutdown_joins() {
     within(Duration::from_secs(60), || {
         let device = DeviceChoice::Cpu.device().unwrap();

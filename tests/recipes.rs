@@ -152,6 +152,21 @@ fn absurd_values_name_the_key_and_line() {
             "r.toml:13: adversarial.max_staleness: 10 is below snapshot_every = 500: between snapshots the pools would empty",
         ),
         (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [1]\nrefine_steps = 1",
+            "r.toml:12: adversarial.refine_steps: renewing works on the input pool: add layer 0 to layers",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nmethod = \"lbfgs\"\nrefine_steps = 2",
+            "r.toml:13: adversarial.refine_steps: method = \"lbfgs\" has no radius to renew within: use fgsm or pgd",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0]\nrefine_step_size = 0.01",
+            "r.toml:12: adversarial.refine_step_size: it needs refine_steps > 0",
+        ),
+        (
             "arch = \"fc100-100-10\"",
             "arch = \"ae400-10\"\n[pretrain]\nautoencoder_epochs = 0\nclassifier_epochs = 0",
             "r.toml:5: pretrain.autoencoder_epochs: 0 autoencoder and 0 classifier epochs pretrain nothing",

@@ -76,7 +76,12 @@ pub fn generate(
     for (i, &index) in indices.iter().enumerate() {
         if keeps_all || adv.success[i] {
             rows.extend_from_slice(&values[i * width..(i + 1) * width]);
-            entries.push(Entry { label: train.labels[index], version, distortion: adv.distortion[i] });
+            entries.push(Entry {
+                label: train.labels[index],
+                version,
+                distortion: adv.distortion[i],
+                origin: index as u32,
+            });
         }
     }
     let succeeded = adv.success.iter().filter(|&&s| s).count();

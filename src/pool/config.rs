@@ -109,6 +109,13 @@ pub struct PoolConfig {
     /// Clean epochs before the pools are used.
     pub warmup_epochs: usize,
     pub schedule: PoolSchedule,
+    /// Signed-gradient steps that renew each input-pool (layer 0) example against the current
+    /// weights when it is drawn, within the pool's radius of the training image it was made from;
+    /// the renewed example trains the step and goes back into the pool, so an entry's perturbation
+    /// builds up over its uses (0: examples are used as the attackers made them).
+    pub refine_steps: usize,
+    /// The length of a renewing step (default: a quarter of the radius).
+    pub refine_step_size: Option<f64>,
 }
 
 /// The most attacker threads a config may ask for (one per core is usually the most that helps).
@@ -148,6 +155,8 @@ impl PoolConfig {
             max_staleness: defaults::max_staleness(),
             warmup_epochs: 0,
             schedule: defaults::pool_schedule(),
+            refine_steps: 0,
+            refine_step_size: None,
         }
     }
 
@@ -203,6 +212,29 @@ impl PoolConfig {
                 "{} is below snapshot_every = {}: between snapshots the pools would empty and go unused",
                 self.max_staleness, self.snapshot_every
             )
+        })?;
+        self.check_refine()
+    }
+
+    /// The length of a renewing step in the input pool (`None`: no renewing).
+    pub fn refine_step(&self) -> Option<f64> {
+        let epsilon = self.epsilon_of(0).filter(|_| self.refine_steps > 0)?;
+        Some(self.refine_step_size.unwrap_or(0.25 * epsilon))
+    }
+
+    fn check_refine(&self) -> Result<(), Invalid> {
+        if let Some(size) = self.refine_step_size {
+            ensure(self.refine_steps > 0, "refine_step_size", || "it needs refine_steps > 0".into())?;
+            ensure(size.is_finite() && size > 0.0, "refine_step_size", || format!("{size} is not a positive step"))?;
+        }
+        if self.refine_steps == 0 {
+            return Ok(());
+        }
+        ensure(self.layers.contains(&0), "refine_steps", || {
+            "renewing works on the input pool: add layer 0 to layers".into()
+        })?;
+        ensure(self.attack.epsilon().is_some(), "refine_steps", || {
+            format!("method = \"{}\" has no radius to renew within: use fgsm or pgd", self.attack.name())
         })
     }
 
@@ -334,6 +366,14 @@ mod keys {
         warmup_epochs: usize,
         #[serde(default = "defaults::pool_schedule")]
         schedule: PoolSchedule,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        refine_steps: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refine_step_size: Option<f64>,
+    }
+
+    fn is_zero(n: &usize) -> bool {
+        *n == 0
     }
 
     fn fgsm() -> Method {
@@ -382,6 +422,8 @@ mod keys {
                 max_staleness: k.max_staleness,
                 warmup_epochs: k.warmup_epochs,
                 schedule: k.schedule,
+                refine_steps: k.refine_steps,
+                refine_step_size: k.refine_step_size,
             })
         }
     }
@@ -415,6 +457,8 @@ mod keys {
                 max_staleness: c.max_staleness,
                 warmup_epochs: c.warmup_epochs,
                 schedule: c.schedule,
+                refine_steps: c.refine_steps,
+                refine_step_size: c.refine_step_size,
             }
         }
     }

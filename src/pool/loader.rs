@@ -15,8 +15,9 @@ use super::attacker::{Attackers, Delivery, generate};
 use super::config::{PoolConfig, PoolSchedule};
 use super::snapshot::{PoolModel, SnapshotCell};
 use super::store::Pool;
-use crate::data::Images;
-use crate::model::layered;
+use crate::attack::{Goal, PgdConfig, Surface, descend, distortion};
+use crate::data::{DeviceImages, Images};
+use crate::model::{Layered, layered};
 
 /// Pool examples of one layer for one step: activations of layer `layer` (inputs for layer 0).
 pub struct LayerBatch {
@@ -74,6 +75,18 @@ pub struct AdversarialLoader<M> {
     rng: StdRng,
     synced_version: Option<u64>,
     epoch_start_step: u64,
+    /// Input-pool examples drawn for this step, to renew and put back (`refine_steps > 0`).
+    renewal: Option<Renewal>,
+}
+
+/// Drawn input-pool examples on their way to being renewed and put back in their slots.
+struct Renewal {
+    pool: usize,
+    slots: Vec<usize>,
+    /// The training images they were made from.
+    clean: Tensor<2>,
+    /// Once renewed: the new rows and the step they were made at.
+    renewed: Option<(Tensor<2>, u64)>,
 }
 
 impl<M: PoolModel> AdversarialLoader<M> {
@@ -122,6 +135,7 @@ impl<M: PoolModel> AdversarialLoader<M> {
             rng: StdRng::seed_from_u64(seed ^ 0x10AD),
             synced_version: None,
             epoch_start_step: 0,
+            renewal: None,
         })
     }
 
@@ -169,6 +183,8 @@ impl<M: PoolModel> AdversarialLoader<M> {
     /// Pool examples to train on at optimizer step `step` (steps done so far) beside a clean batch
     /// of `clean` examples; none while `use_pools` is false (warm-up), though the pools keep filling.
     pub fn draw(&mut self, step: u64, clean: usize, use_pools: bool) -> Result<Vec<LayerBatch>, Error> {
+        // Renewed rows go back before anything else changes the pools' slots.
+        self.put_back();
         match &self.attackers {
             Some(a) => {
                 if let Ok(failure) = a.failures.try_recv() {
@@ -208,6 +224,11 @@ impl<M: PoolModel> AdversarialLoader<M> {
             t.staleness_sum += staleness.iter().sum::<u64>();
             t.staleness_max = t.staleness_max.max(staleness.iter().copied().max().unwrap_or(0));
             let labels: Vec<i64> = draw.labels.iter().map(|&l| l as i64).collect();
+            if self.pools[p].layer == 0 && self.section.refine_step().is_some() {
+                let origins: Vec<usize> = draw.origins.iter().map(|&o| o as usize).collect();
+                let clean = DeviceImages::new(&self.train.select(&origins), &self.device).all().inputs;
+                self.renewal = Some(Renewal { pool: p, slots: draw.slots, clean, renewed: None });
+            }
             out.push(LayerBatch {
                 layer: self.pools[p].layer,
                 inputs: Tensor::<2>::from_data(TensorData::new(draw.rows, [n, width]), &self.device),
@@ -217,6 +238,37 @@ impl<M: PoolModel> AdversarialLoader<M> {
         }
         out.shuffle(&mut self.rng);
         Ok(out)
+    }
+
+    /// Renews the input-pool examples among `drawn` (this step's draw) with `refine_steps` signed
+    /// gradient steps on `model` (the current weights, an inference copy) within the pool's radius of
+    /// their training images; they go back into the pool at the next draw, made at step `step`.
+    /// Does nothing unless the config renews.
+    pub fn renew(&mut self, drawn: &mut [LayerBatch], model: &dyn Layered, step: u64) {
+        let (Some(renewal), Some(step_size)) = (self.renewal.as_mut(), self.section.refine_step()) else { return };
+        let Some(batch) = drawn.iter_mut().find(|b| b.layer == 0) else { return };
+        let surface = Surface::new(model, 0).expect("every model has layer 0");
+        let config = PgdConfig {
+            epsilon: self.section.epsilon_of(0).expect("refine_step needs the input pool's radius"),
+            step_size,
+            steps: self.section.refine_steps,
+            random_start: false,
+            ..PgdConfig::default()
+        };
+        let goal = Goal { labels: batch.labels.clone(), targets: None };
+        let center = surface.start(renewal.clean.clone());
+        batch.inputs = descend(&surface, center, batch.inputs.clone(), &config, |logits| goal.loss(logits));
+        renewal.renewed = Some((batch.inputs.clone(), step));
+    }
+
+    /// Writes the last renewal's rows back into their pool.
+    fn put_back(&mut self) {
+        let Some(Renewal { pool, slots, clean, renewed: Some((rows, version)) }) = self.renewal.take() else {
+            return;
+        };
+        let distortions: Vec<f32> = distortion(rows.clone(), clean).into_data().iter::<f32>().collect();
+        let rows: Vec<f32> = rows.into_data().iter::<f32>().collect();
+        self.pools[pool].renew(&slots, &rows, &distortions, version);
     }
 
     /// Each pool's figures since the last call (the epoch), at step `step`.

@@ -14,6 +14,8 @@ pub struct Entry {
     /// The optimizer step of the snapshot the entry was made from.
     pub version: u64,
     pub distortion: f32,
+    /// The training example (its index in the training set) the entry was made from.
+    pub origin: u32,
 }
 
 /// A pool's figures at one moment.
@@ -39,11 +41,14 @@ pub struct Pool {
     rng: StdRng,
 }
 
-/// Rows drawn from a pool: `len * width` values, labels and versions.
+/// Rows drawn from a pool: `len * width` values, labels, versions, the training examples they were
+/// made from and where they sit in the pool.
 pub struct Draw {
     pub rows: Vec<f32>,
     pub labels: Vec<u8>,
     pub versions: Vec<u64>,
+    pub origins: Vec<u32>,
+    pub slots: Vec<usize>,
 }
 
 impl Pool {
@@ -120,6 +125,16 @@ impl Pool {
         (0..k).map(|j| j * n / k).map(|i| &self.rows[i * self.width..(i + 1) * self.width]).collect()
     }
 
+    /// Replaces the rows at `slots` (from a [`Draw`] since which nothing was inserted or dropped) by
+    /// `rows`, remade at step `version` with these `distortions`; label and origin stay.
+    pub fn renew(&mut self, slots: &[usize], rows: &[f32], distortions: &[f32], version: u64) {
+        assert_eq!(rows.len(), slots.len() * self.width, "rows and slots disagree");
+        for ((&i, row), &distortion) in slots.iter().zip(rows.chunks_exact(self.width)).zip(distortions) {
+            self.rows[i * self.width..(i + 1) * self.width].copy_from_slice(row);
+            self.entries[i] = Entry { version, distortion, ..self.entries[i] };
+        }
+    }
+
     /// Up to `k` distinct random entries.
     pub fn draw(&mut self, k: usize) -> Draw {
         let k = k.min(self.entries.len());
@@ -127,12 +142,14 @@ impl Pool {
         let mut rows = Vec::with_capacity(k * self.width);
         let mut labels = Vec::with_capacity(k);
         let mut versions = Vec::with_capacity(k);
+        let mut origins = Vec::with_capacity(k);
         for i in picked.iter() {
             rows.extend_from_slice(&self.rows[i * self.width..(i + 1) * self.width]);
             labels.push(self.entries[i].label);
             versions.push(self.entries[i].version);
+            origins.push(self.entries[i].origin);
         }
-        Draw { rows, labels, versions }
+        Draw { rows, labels, versions, origins, slots: picked.into_vec() }
     }
 
     pub fn stats(&self, step: u64) -> PoolStats {
@@ -153,7 +170,7 @@ mod tests {
     use super::*;
 
     fn entry(label: u8, version: u64) -> Entry {
-        Entry { label, version, distortion: 0.1 }
+        Entry { label, version, distortion: 0.1, origin: 100 + label as u32 }
     }
 
     #[test]
@@ -170,6 +187,29 @@ mod tests {
             assert!(row.iter().all(|&x| x == *label as f32), "row {row:?} label {label}");
         }
         assert_eq!(pool.stats(20).written, 20);
+    }
+
+    #[test]
+    fn renewed_entries_keep_their_label_and_origin() {
+        let mut pool = Pool::new(0, 2, 4, 3);
+        for v in 0..4u64 {
+            pool.insert(&[v as f32; 2], &[entry(v as u8, v)]);
+        }
+        let d = pool.draw(2);
+        let renewed: Vec<f32> = d.labels.iter().flat_map(|&l| [10.0 + l as f32; 2]).collect();
+        pool.renew(&d.slots, &renewed, &[0.5, 0.5], 9);
+        let all = pool.draw(4);
+        for (((row, label), version), origin) in
+            all.rows.chunks(2).zip(&all.labels).zip(&all.versions).zip(&all.origins)
+        {
+            assert_eq!(*origin, 100 + *label as u32);
+            if d.labels.contains(label) {
+                assert_eq!((row[0], *version), (10.0 + *label as f32, 9));
+            } else {
+                assert_eq!((row[0], *version), (*label as f32, *label as u64));
+            }
+        }
+        assert_eq!(pool.entries().iter().filter(|e| e.distortion == 0.5).count(), 2);
     }
 
     #[test]
