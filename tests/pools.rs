@@ -64,6 +64,20 @@ fn fresh_model(device: &Device) -> Stack {
     blindspot::model::zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap().init(device)
 }
 
+/// Every row of the input-layer batch `b` lies within L∞ `epsilon` of a training image with its label.
+fn assert_near_training_images(b: &blindspot::pool::LayerBatch, train: &Images, epsilon: f32) {
+    let rows: Vec<f32> = b.inputs.to_data().iter::<f32>().collect();
+    let labels: Vec<i64> = b.labels.to_data().iter::<i64>().collect();
+    for (row, &label) in rows.chunks(784).zip(&labels) {
+        let nearest = (0..train.len())
+            .map(|i| (i, row.iter().zip(train.image(i)).map(|(a, p)| (a - p).abs()).fold(0.0f32, f32::max)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        assert!(nearest.1 <= epsilon + 1e-5, "no training image within epsilon ({})", nearest.1);
+        assert_eq!(train.labels[nearest.0] as i64, label);
+    }
+}
+
 #[test]
 fn pools_stay_bounded_with_right_labels_and_bounded_staleness() {
     within(Duration::from_secs(120), || {
@@ -89,18 +103,7 @@ fn pools_stay_bounded_with_right_labels_and_bounded_staleness() {
                 if b.layer == 0 {
                     // Each input-layer example is within its pool's radius (the first of the two) of a
                     // training image with its label.
-                    let rows: Vec<f32> = b.inputs.to_data().iter::<f32>().collect();
-                    let labels: Vec<i64> = b.labels.to_data().iter::<i64>().collect();
-                    for (row, &label) in rows.chunks(784).zip(&labels) {
-                        let nearest = (0..train.len())
-                            .map(|i| {
-                                (i, row.iter().zip(train.image(i)).map(|(a, p)| (a - p).abs()).fold(0.0f32, f32::max))
-                            })
-                            .min_by(|a, b| a.1.total_cmp(&b.1))
-                            .unwrap();
-                        assert!(nearest.1 <= 0.02 + 1e-5, "no training image within epsilon ({})", nearest.1);
-                        assert_eq!(train.labels[nearest.0] as i64, label);
-                    }
+                    assert_near_training_images(b, &train, 0.02);
                 }
                 drawn += b.labels.dims()[0];
             }
@@ -144,19 +147,12 @@ fn renewed_examples_climb_the_loss_stay_in_the_ball_and_go_back_into_the_pool() 
             let b = &batches[0];
             before += loss(drawn, b.labels.clone());
             after += loss(b.inputs.clone(), b.labels.clone());
-            // Still within 0.1 of a training image with the example's label.
-            let rows: Vec<f32> = b.inputs.to_data().iter::<f32>().collect();
-            let labels: Vec<i64> = b.labels.to_data().iter::<i64>().collect();
-            for (row, &label) in rows.chunks(784).zip(&labels) {
-                let near = (0..train.len()).any(|i| {
-                    train.labels[i] as i64 == label
-                        && row
-                            .iter()
-                            .zip(train.image(i))
-                            .all(|(a, p)| (a - p).abs() <= 0.1 + 1e-5 && (0.0..=1.0).contains(a))
-                });
-                assert!(near, "a renewed example left its ball");
-            }
+            // Still within 0.1 of a training image with the example's label, in the box.
+            assert_near_training_images(b, &train, 0.1);
+            assert!(
+                b.inputs.clone().min().into_scalar::<f32>() >= 0.0
+                    && b.inputs.clone().max().into_scalar::<f32>() <= 1.0
+            );
         }
         assert!(after > before, "renewing lowered the loss: {before} -> {after}");
         // The renewed entries went back with the steps they were renewed at; the one snapshot is 0.
