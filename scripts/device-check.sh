@@ -3,7 +3,7 @@
 #   1. CUDA really runs, the AlexNet-shaped Lipschitz table, examples/own_model.rs (a user's residual
 #      CNN through the library: `--quick` on the device), trainer throughput with pools off / on
 #      with attackers on the GPU (1, 2, 4 threads) and on the host CPU (adversarial.attacker_device),
-#      fresh PGD-7 training at ε = 0.3 and the robustness ensemble on its model;
+#      the renewed pool and fresh PGD-7 training at ε = 0.3, the robustness ensemble on the latter;
 #   2. full-length accuracy runs on the GPU, 3 seeds each side by side, then `compare` measures them:
 #      the PGD input pool, and minimal (L-BFGS) per-layer pools made by 4 CPU attackers per run.
 # Build here first:  scripts/device-build.sh  (puts the stripped binary into .gpu/, which `carry` names).
@@ -49,7 +49,9 @@ tp lbfgs-layers-cpu-a8 recipes/fc100-100-10-adversarial-layers.toml --set train.
     --set 'adversarial.attacker_device="cpu"'
 tp convnet-clean recipes/convnet.toml --set train.epochs=1
 tp convnet-pgd recipes/convnet-adversarial.toml --set train.epochs=1 --set adversarial.warmup_epochs=0
-# Fresh adversarial training (PGD-7 at ε = 0.3 in every step) and the evaluator on its model.
+# The renewed pool at ε = 0.3 (one step on the current weights per drawn example), then fresh
+# adversarial training (PGD-7 in every step) and the evaluator on its model.
+tp convnet-renewed recipes/convnet-linf-0.3-pool-renewed.toml --set train.epochs=1 --set adversarial.warmup_epochs=0
 tp convnet-fresh recipes/convnet-linf-0.3-fresh.toml --set train.epochs=1 --set fresh.ramp_epochs=0 &&
     { t=$(secs); timeout 120 $B robustness "$R/throughput/convnet-fresh" --epsilon 0.3 --n 1000 --device "$DEVICE" \
         --json >$L/robustness.json 2>$L/robustness.err; stamp "robustness, 1000 images: $(since $t) s, rc $?"; }
