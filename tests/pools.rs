@@ -159,6 +159,7 @@ fn renewed_examples_climb_the_loss_stay_in_the_ball_and_go_back_into_the_pool() 
         loader.draw(21, 64, true).unwrap();
         let renewed = loader.pools()[0].entries().iter().filter(|e| e.version > 0).count();
         assert!(renewed >= 64, "only {renewed} entries renewed");
+        assert_eq!(loader.epoch_stats(21)[0].renewed, 20 * 64, "each step renewed the 64 rows it drew");
     });
 }
 

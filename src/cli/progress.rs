@@ -78,6 +78,9 @@ impl<M> Hook<M> for Progress {
                 p.refresh_per_step,
                 p.attack_examples_per_second
             );
+            if p.renewed > 0 {
+                eprintln!("    pool layer {}: {} examples renewed on the current weights", p.layer, p.renewed);
+            }
         }
         Ok(())
     }

@@ -48,6 +48,9 @@ pub struct PoolEpoch {
     /// Examples attacked per second of attacker time.
     pub attack_examples_per_second: f64,
     pub dropped_stale: u64,
+    /// Examples renewed on the current weights before training on them (`refine_steps`).
+    #[serde(default)]
+    pub renewed: u64,
 }
 
 #[derive(Default, Clone)]
@@ -60,6 +63,7 @@ struct Tally {
     staleness_sum: u64,
     staleness_max: u64,
     dropped: u64,
+    renewed: u64,
 }
 
 pub struct AdversarialLoader<M> {
@@ -259,6 +263,7 @@ impl<M: PoolModel> AdversarialLoader<M> {
         let center = surface.start(renewal.clean.clone());
         batch.inputs = descend(&surface, center, batch.inputs.clone(), &config, |logits| goal.loss(logits));
         renewal.renewed = Some((batch.inputs.clone(), step));
+        self.tallies[renewal.pool].renewed += renewal.slots.len() as u64;
     }
 
     /// Writes the last renewal's rows back into their pool.
@@ -293,6 +298,7 @@ impl<M: PoolModel> AdversarialLoader<M> {
                     refresh_per_step: t.written as f64 / steps,
                     attack_examples_per_second: if t.seconds > 0.0 { t.attempted as f64 / t.seconds } else { 0.0 },
                     dropped_stale: t.dropped,
+                    renewed: t.renewed,
                 }
             })
             .collect()

@@ -3,7 +3,7 @@
 //! `epoch/train_loss`, `epoch/train_error`, `epoch/test_error`, `epoch/validation_error`,
 //! `epoch/examples_per_second`, and for each adversarial pool `pool/layer<K>/fill`, `mean_age`,
 //! `mean_staleness`, `max_staleness`, `success_rate`, `distortion`, `refresh_per_step`,
-//! `attack_examples_per_second`, an image `pool/layer0/examples` of 16 input-pool examples, and
+//! `attack_examples_per_second`, `renewed` (with `refine_steps`), an image `pool/layer0/examples` of 16 input-pool examples, and
 //! `lipschitz/layer<K>`, `lipschitz/network`. The `train/*` tags' step is the global optimizer step;
 //! every per-epoch tag's step is the epoch (1 for the first), so runs compare epoch by epoch
 //! whatever their batch size.
@@ -76,6 +76,9 @@ impl<M> Hook<M> for TensorBoard {
             w.add_scalar(&tag("distortion"), p.mean_distortion as f32, step);
             w.add_scalar(&tag("refresh_per_step"), p.refresh_per_step as f32, step);
             w.add_scalar(&tag("attack_examples_per_second"), p.attack_examples_per_second as f32, step);
+            if p.renewed > 0 {
+                w.add_scalar(&tag("renewed"), p.renewed as f32, step);
+            }
         }
         for (k, bound) in m.lipschitz.iter().enumerate() {
             w.add_scalar(&format!("lipschitz/layer{}", k + 1), *bound as f32, step);
