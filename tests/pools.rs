@@ -127,11 +127,15 @@ fn renewed_examples_climb_the_loss_stay_in_the_ball_and_go_back_into_the_pool() 
         let s = section(
             "layers = [0]\npool_size = 200\nrefresh = 1.0\nattackers = 0\nmethod = \"pgd\"\nepsilon = 0.1\nsteps = 1\nattack_batch = 100\nsnapshot_every = 1000\nmax_staleness = 1000\nrefine_steps = 2",
         );
-        let model = fresh_model(&device);
-        let valid = model.valid();
+        // The examples are made on one model (the snapshot) and renewed on another (the current
+        // weights, as in training): against the model that made them, a PGD point already sits where
+        // the gradient's sign would push it, and renewing may not move it at all.
+        let snapshot = fresh_model(&device);
+        let valid = fresh_model(&device).valid();
         let cell = Arc::new(SnapshotCell::default());
-        cell.publish(&model, 0);
-        let mut loader = AdversarialLoader::new(&s, &model, Arc::new(train.clone()), cell, 3, &device, None).unwrap();
+        cell.publish(&snapshot, 0);
+        let mut loader =
+            AdversarialLoader::new(&s, &snapshot, Arc::new(train.clone()), cell, 3, &device, None).unwrap();
         let loss = |x: Tensor<2>, labels: Tensor<1, Int>| {
             burn::nn::loss::CrossEntropyLossConfig::new()
                 .init(&x.device())
