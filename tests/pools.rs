@@ -147,7 +147,7 @@ fn renewed_examples_climb_the_loss_stay_in_the_ball_and_go_back_into_the_pool() 
             let mut batches = loader.draw(step, 64, true).unwrap();
             assert_eq!(batches.len(), 1);
             let drawn = batches[0].inputs.clone();
-            loader.renew(&mut batches, &valid, step);
+            loader.renew(&mut batches, || valid.clone(), step);
             let b = &batches[0];
             before += loss(drawn, b.labels.clone());
             after += loss(b.inputs.clone(), b.labels.clone());

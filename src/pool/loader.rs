@@ -245,13 +245,14 @@ impl<M: PoolModel> AdversarialLoader<M> {
     }
 
     /// Renews the input-pool examples among `drawn` (this step's draw) with `refine_steps` signed
-    /// gradient steps on `model` (the current weights, an inference copy) within the pool's radius of
-    /// their training images; they go back into the pool at the next draw, made at step `step`.
-    /// Does nothing unless the config renews.
-    pub fn renew(&mut self, drawn: &mut [LayerBatch], model: &dyn Layered, step: u64) {
+    /// gradient steps on the model `current` makes (the current weights, an inference copy) within
+    /// the pool's radius of their training images; they go back into the pool at the next draw, made
+    /// at step `step`. Does nothing, and never calls `current`, unless the config renews.
+    pub fn renew<V: Layered>(&mut self, drawn: &mut [LayerBatch], current: impl FnOnce() -> V, step: u64) {
         let (Some(renewal), Some(step_size)) = (self.renewal.as_mut(), self.section.refine_step()) else { return };
         let Some(batch) = drawn.iter_mut().find(|b| b.layer == 0) else { return };
-        let surface = Surface::new(model, 0).expect("every model has layer 0");
+        let model = current();
+        let surface = Surface::new(&model, 0).expect("every model has layer 0");
         let config = PgdConfig {
             epsilon: self.section.epsilon_of(0).expect("refine_step needs the input pool's radius"),
             step_size,

@@ -79,9 +79,7 @@ impl<M: PoolModel> Loop<'_, M> {
             let adversarial = match loader.as_deref_mut() {
                 Some(loader) => {
                     let mut drawn = loader.draw(state.step, indices.len(), epoch > warmup)?;
-                    if t.pools.as_ref().is_some_and(|p| p.refine_steps > 0) {
-                        loader.renew(&mut drawn, &state.model.valid(), state.step);
-                    }
+                    loader.renew(&mut drawn, || state.model.valid(), state.step);
                     drawn
                 }
                 None => Vec::new(),

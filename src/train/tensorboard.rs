@@ -3,10 +3,10 @@
 //! `epoch/train_loss`, `epoch/train_error`, `epoch/test_error`, `epoch/validation_error`,
 //! `epoch/examples_per_second`, and for each adversarial pool `pool/layer<K>/fill`, `mean_age`,
 //! `mean_staleness`, `max_staleness`, `success_rate`, `distortion`, `refresh_per_step`,
-//! `attack_examples_per_second`, `renewed` (with `refine_steps`), an image `pool/layer0/examples` of 16 input-pool examples, and
-//! `lipschitz/layer<K>`, `lipschitz/network`. The `train/*` tags' step is the global optimizer step;
-//! every per-epoch tag's step is the epoch (1 for the first), so runs compare epoch by epoch
-//! whatever their batch size.
+//! `attack_examples_per_second`, `renewed` (with `refine_steps`), an image `pool/layer0/examples`
+//! of 16 input-pool examples, and `lipschitz/layer<K>`, `lipschitz/network`. The `train/*` tags'
+//! step is the global optimizer step; every per-epoch tag's step is the epoch (1 for the first), so
+//! runs compare epoch by epoch whatever their batch size.
 
 use tensorboard_rs::summary_writer::SummaryWriter;
 
