@@ -3,7 +3,8 @@
 #   1. CUDA really runs, the AlexNet-shaped Lipschitz table, examples/own_model.rs (a user's residual
 #      CNN through the library: `--quick` on the device), trainer throughput with pools off / on
 #      with attackers on the GPU (1, 2, 4 threads) and on the host CPU (adversarial.attacker_device),
-#      the renewed pool and fresh PGD-7 training at ε = 0.3, the robustness ensemble on the latter;
+#      the renewed pool, the perturbation bank (with weight averaging) and fresh PGD-7 training at
+#      ε = 0.3, the robustness ensemble on the latter;
 #   2. full-length accuracy runs on the GPU, 3 seeds each side by side, then `compare` measures them:
 #      the PGD input pool, and minimal (L-BFGS) per-layer pools made by 4 CPU attackers per run.
 # Build here first:  scripts/device-build.sh  (puts the stripped binary into .gpu/, which `carry` names).
@@ -52,6 +53,8 @@ tp convnet-pgd recipes/convnet-adversarial.toml --set train.epochs=1 --set adver
 # The renewed pool at ε = 0.3 (one step on the current weights per drawn example), then fresh
 # adversarial training (PGD-7 in every step) and the evaluator on its model.
 tp convnet-renewed recipes/convnet-linf-0.3-pool-renewed.toml --set train.epochs=1 --set adversarial.warmup_epochs=0
+# The perturbation bank (every row adversarial, one renewing step per use), with weight averaging.
+tp convnet-bank recipes/convnet-linf-0.3-bank.toml --set train.epochs=2 --set bank.step_size=0.15 --set train.ema=0.999
 tp convnet-fresh recipes/convnet-linf-0.3-fresh.toml --set train.epochs=1 --set fresh.ramp_epochs=0 &&
     { t=$(secs); timeout 120 $B robustness "$R/throughput/convnet-fresh" --epsilon 0.3 --n 1000 --device "$DEVICE" \
         --json >$L/robustness.json 2>$L/robustness.err; stamp "robustness, 1000 images: $(since $t) s, rc $?"; }

@@ -420,3 +420,41 @@ fn a_data_subset_larger_than_its_set_is_refused() {
     let out = run(&["train", path, "--set", "data.test_subset=10001"]);
     assert_one_line_error(&out, 1, "data.test_subset: 10001 is more than the 10000 images it is taken from");
 }
+
+/// With `train.ema` the run measures, checkpoints and hands on the averaged weights (`model.bpk`,
+/// what `eval` reads) beside the optimizer's (`training.bpk`), and a run resumed from its first
+/// epoch ends with every figure of an uninterrupted run's.
+#[test]
+fn weight_averaging_is_what_the_run_measures_and_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = FC_BODY.replace("subset = 12000", "subset = 2000").replace("epochs = 4", "epochs = 2\nema = 0.99");
+    let recipe = quick_recipe(tmp.path(), "averaged", &body);
+    let out = run(&["train", recipe.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run_dir = tmp.path().join("runs/averaged");
+    let whole = metrics(&run_dir);
+    let last = run_dir.join("epoch-0002");
+    let (model, training) =
+        (std::fs::read(last.join("model.bpk")).unwrap(), std::fs::read(last.join("training.bpk")).unwrap());
+    assert_ne!(model, training, "the average differs from the optimizer's weights");
+    let out = run(&["eval", run_dir.to_str().unwrap(), "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["test_error"], whole["test_error"], "eval measures the averaged weights, as training did");
+
+    // Back to the first epoch's checkpoint, then resumed.
+    std::fs::remove_dir_all(&last).unwrap();
+    std::fs::write(run_dir.join("latest"), "epoch-0001").unwrap();
+    let out = run(&["train", recipe.to_str().unwrap(), "--resume"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(figures(&metrics(&run_dir)["history"]), figures(&whole["history"]));
+}
+
+#[test]
+fn a_weight_average_decay_outside_0_1_is_refused_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    for decay in ["1.0", "0", "-0.5", "nan"] {
+        let recipe =
+            quick_recipe(tmp.path(), "ema", &FC_BODY.replace("epochs = 4", &format!("epochs = 4\nema = {decay}")));
+        assert_one_line_error(&run(&["recipe", "check", recipe.to_str().unwrap()]), 2, "train.ema");
+    }
+}

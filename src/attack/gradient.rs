@@ -91,18 +91,30 @@ pub fn descend(
     objective: impl Fn(Tensor<2>) -> Tensor<1>,
 ) -> Tensor<2> {
     for _ in 0..config.steps {
-        let (_, grad) = surface.value_and_grad(z.clone(), |_, logits| objective(logits));
-        let step = match config.norm {
-            Norm::Linf => grad.sign(),
-            Norm::L2 => grad.clone() / grad.square().sum_dim(1).sqrt().clamp_min(1e-12),
-        };
-        z = project(surface, &center, z - step.mul_scalar(config.step_size), config);
+        z = descent_step(surface, &center, z, config, &objective).0;
     }
     z
 }
 
+/// One of [`descend`]'s steps from `z`, and the logits at `z` (before the step), which its
+/// gradient computed anyway.
+pub fn descent_step(
+    surface: &Surface,
+    center: &Tensor<2>,
+    z: Tensor<2>,
+    config: &PgdConfig,
+    objective: impl Fn(Tensor<2>) -> Tensor<1>,
+) -> (Tensor<2>, Tensor<2>) {
+    let (_, grad, logits) = surface.value_grad_logits(z.clone(), |_, logits| objective(logits));
+    let step = match config.norm {
+        Norm::Linf => grad.sign(),
+        Norm::L2 => grad.clone() / grad.square().sum_dim(1).sqrt().clamp_min(1e-12),
+    };
+    (project(surface, center, z - step.mul_scalar(config.step_size), config), logits)
+}
+
 /// `z` moved into the ball of radius `config.epsilon` around `center`, then into the surface's box.
-fn project(surface: &Surface, center: &Tensor<2>, z: Tensor<2>, config: &PgdConfig) -> Tensor<2> {
+pub fn project(surface: &Surface, center: &Tensor<2>, z: Tensor<2>, config: &PgdConfig) -> Tensor<2> {
     let (eps, r) = (config.epsilon, z - center.clone());
     let r = match config.norm {
         Norm::Linf => r.clamp(-eps, eps),

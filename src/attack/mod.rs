@@ -17,7 +17,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use apgd::{ApgdConfig, ApgdLoss, apgd};
-pub use gradient::{Norm, PgdConfig, descend, fgsm, pgd, pgd_points};
+pub use gradient::{Norm, PgdConfig, descend, descent_step, fgsm, pgd, pgd_points, project};
 pub use lbfgs::{BoxBounds, LbfgsConfig};
 pub use noise::{gaussian, magnify};
 pub use robustness::{EnsembleAttack, RobustnessConfig, RobustnessReport, robustness};

@@ -82,6 +82,21 @@ impl<M> Hook<M> for Progress {
                 eprintln!("    pool layer {}: {} examples renewed on the current weights", p.layer, p.renewed);
             }
         }
+        if let Some(b) = &m.bank {
+            eprintln!(
+                "    bank: {}/{} images banked{}, {} rows trained ({} from noise), wrong before / after renewing {:.1}% / {:.1}%, age mean {:.0} steps (max {}), distortion {:.3}",
+                b.fill,
+                b.capacity,
+                if b.reset { " (reset at the epoch's start)" } else { "" },
+                b.used,
+                b.started,
+                100.0 * b.wrong_before,
+                100.0 * b.wrong_after,
+                b.mean_age,
+                b.max_age,
+                b.mean_distortion
+            );
+        }
         Ok(())
     }
 }

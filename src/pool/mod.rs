@@ -1,13 +1,18 @@
 //! Adversarial training's pools (section 4.2): one pool per layer (store), the model version
 //! attackers read (snapshot), attacker threads (attacker), and the loader that mixes pool examples
-//! into mini-batches (loader).
+//! into mini-batches (loader); beside them the perturbation bank, one stored perturbation per
+//! training image renewed each time it is drawn (bank).
 
 pub mod attacker;
+pub mod bank;
+pub mod bank_config;
 pub mod config;
 pub mod loader;
 pub mod snapshot;
 pub mod store;
 
+pub use bank::{Bank, BankEpoch};
+pub use bank_config::BankConfig;
 pub use config::{PoolAttack, PoolConfig, PoolSchedule, PoolTarget, Radius};
 pub use loader::{AdversarialLoader, LayerBatch, PoolEpoch};
 pub use snapshot::{PoolModel, SnapshotCell};

@@ -36,6 +36,6 @@ pub fn import(file: &Path, arch: &str, name: &str, output: &Path, device: &Devic
         .map_err(|e| crate::Error::Io { path: run_dir.display().to_string(), reason: e.to_string() })?;
     let state = SavedState { name: recipe.name.clone(), epoch: 0, step: 0, seed: recipe.seed, history: Vec::new() };
     let files = [(RECIPE_FILE.to_string(), recipe::to_toml(&recipe))];
-    Checkpoint::save(&run_dir, &files, &model, &optimizer::build(&recipe.optimizer), &state)?;
+    Checkpoint::save(&run_dir, &files, &model, None, &optimizer::build(&recipe.optimizer), &state)?;
     Ok(run_dir)
 }

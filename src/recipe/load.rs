@@ -206,6 +206,12 @@ fn validate(r: &Recipe) -> Result<(), (String, String)> {
             format!("{} is more than train.epochs = {}: ε would never be reached", f.ramp_epochs, r.train.epochs)
         })?;
     }
+    if let Some(b) = &r.bank {
+        b.check(r.train.epochs).map_err(section("bank"))?;
+        check(r.fresh.is_none(), "bank", || {
+            "a bank and [fresh] both replace the batch's rows: keep one of the two sections".into()
+        })?;
+    }
     if let Some(l) = &r.lipschitz {
         validate_lipschitz(l, layers)?;
     }

@@ -104,6 +104,9 @@ pub fn train(
     if let Some(fresh) = &recipe.fresh {
         trainer = trainer.fresh(fresh.clone());
     }
+    if let Some(bank) = &recipe.bank {
+        trainer = trainer.bank(bank.clone());
+    }
     if let Some(penalty) = &recipe.lipschitz {
         trainer = trainer.penalty(penalty.clone());
     }

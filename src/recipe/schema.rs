@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::DeviceChoice;
 use crate::bounds::PenaltyConfig;
 use crate::data::{DatasetName, Split};
-use crate::pool::PoolConfig;
+use crate::pool::{BankConfig, PoolConfig};
 use crate::train::{FreshConfig, OptimizerConfig, OutputConfig, PretrainConfig, TrainConfig};
 
 /// A complete description of one training run.
@@ -36,6 +36,10 @@ pub struct Recipe {
     /// fast FGSM): the standard way, beside the pools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fresh: Option<FreshConfig>,
+    /// Adversarial training on a perturbation bank: one perturbation per training image, renewed on
+    /// the current weights each time its image is drawn and kept for the next epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<BankConfig>,
     /// The Lipschitz-bound regularizer (section 4.3): a penalty on each layer's largest singular value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lipschitz: Option<PenaltyConfig>,

@@ -1,5 +1,6 @@
 //! Checkpoints, written atomically. A run folder holds one checkpoint folder per kept epoch
-//! (`epoch-0007/`: model and optimizer state as burnpack records, `state.json` with the epoch, step,
+//! (`epoch-0007/`: model and optimizer state as burnpack records (with weight averaging the model
+//! is the averaged weights and `training.bpk` the optimizer's), `state.json` with the epoch, step,
 //! seed and metrics history, and the resolved `recipe.toml`) and a `latest` file naming the newest.
 //! A checkpoint is written into a temporary folder, synced, renamed into place, and only then named
 //! by `latest` (itself replaced by rename), so a kill at any moment leaves the previous checkpoint
@@ -18,6 +19,9 @@ use super::hook::{EpochMetrics, Hook, HookError, RunInfo, TrainState};
 
 pub const LATEST: &str = "latest";
 pub const MODEL_FILE: &str = "model.bpk";
+/// The weights the optimizer moves, where they differ from the model's (weight averaging:
+/// `model.bpk` then holds the averaged weights, what every command measures).
+pub const TRAINING_FILE: &str = "training.bpk";
 pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
 pub const STATE_FILE: &str = "state.json";
 pub const RECIPE_FILE: &str = "recipe.toml";
@@ -44,11 +48,13 @@ pub enum Error {
     },
 }
 
-/// A checkpoint read back to resume from: its state, the model and optimizer loaded from it, and
-/// the error of the latest checkpoint when an earlier one had to stand in for it.
+/// A checkpoint read back to resume from: its state, the model (the weights the optimizer moves)
+/// and optimizer loaded from it, the averaged weights where the run keeps them apart, and the error
+/// of the latest checkpoint when an earlier one had to stand in for it.
 pub struct Resumed<M> {
     pub checkpoint: Checkpoint,
     pub model: M,
+    pub averaged: Option<M>,
     pub optimizer: ModuleOptimizer,
     pub skipped: Option<Error>,
 }
@@ -138,7 +144,11 @@ impl Checkpoint {
 
     /// `model` (of the checkpoint's architecture) with the saved weights loaded into it.
     pub fn load_model<M: Module>(&self, model: M) -> Result<M, Error> {
-        let path = self.dir.join(MODEL_FILE);
+        self.load_weights(model, MODEL_FILE)
+    }
+
+    fn load_weights<M: Module>(&self, model: M, file: &str) -> Result<M, Error> {
+        let path = self.dir.join(file);
         if !path.is_file() {
             return Err(Error::Io { path, reason: "no such file".into() });
         }
@@ -155,11 +165,13 @@ impl Checkpoint {
 
     /// Writes a checkpoint of epoch `state.epoch` into `run_dir` and points `latest` at it; then
     /// removes the checkpoint folders older than the one `latest` named before.
-    /// `files` (name, text) are written beside the weights.
+    /// `files` (name, text) are written beside the weights; `training`, the optimizer's weights where
+    /// `model` is their average.
     pub fn save<M: Module>(
         run_dir: &Path,
         files: &[(String, String)],
         model: &M,
+        training: Option<&M>,
         optimizer: &ModuleOptimizer,
         state: &SavedState,
     ) -> Result<PathBuf, Error> {
@@ -170,18 +182,21 @@ impl Checkpoint {
             fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
         }
         fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        let model_path = tmp.join(MODEL_FILE);
-        model
-            .clone()
-            .save_file(&model_path)
-            .map_err(|e| Error::Io { path: model_path.clone(), reason: e.to_string() })?;
+        let mut written = Vec::new();
+        for (weights, file) in [(Some(model), MODEL_FILE), (training, TRAINING_FILE)] {
+            let Some(weights) = weights else { continue };
+            let path = tmp.join(file);
+            weights.clone().save_file(&path).map_err(|e| Error::Io { path: path.clone(), reason: e.to_string() })?;
+            written.push(path);
+        }
         let optim_path = tmp.join(OPTIMIZER_FILE);
         optimizer.save(&optim_path).map_err(|e| Error::Io { path: optim_path.clone(), reason: e.to_string() })?;
+        written.push(optim_path);
         write_synced(&tmp.join(STATE_FILE), serde_json::to_string_pretty(state).expect("state serialises").as_bytes())?;
         for (name, text) in files {
             write_synced(&tmp.join(name), text.as_bytes())?;
         }
-        for file in [&model_path, &optim_path] {
+        for file in &written {
             File::open(file).and_then(|f| f.sync_all()).map_err(io(file))?;
         }
         if final_dir.exists() {
@@ -224,9 +239,13 @@ impl Checkpoint {
         optimizer: ModuleOptimizer,
     ) -> Result<Option<Resumed<M>>, Error> {
         let load = |ckpt: Checkpoint| -> Result<Resumed<M>, Error> {
-            let model = ckpt.load_model(model.clone())?;
+            let averaged = ckpt.load_model(model.clone())?;
+            let (model, averaged) = match ckpt.dir.join(TRAINING_FILE).is_file() {
+                true => (ckpt.load_weights(model.clone(), TRAINING_FILE)?, Some(averaged)),
+                false => (averaged, None),
+            };
             let optimizer = ckpt.optimizer(optimizer.clone())?;
-            Ok(Resumed { checkpoint: ckpt, model, optimizer, skipped: None })
+            Ok(Resumed { checkpoint: ckpt, model, averaged, optimizer, skipped: None })
         };
         if !run_dir.join(LATEST).is_file() {
             return Ok(None);
@@ -288,7 +307,11 @@ impl<M: Module> Hook<M> for Checkpointer {
                 seed: run.seed,
                 history: state.history.to_vec(),
             };
-            Checkpoint::save(run.run_dir, run.files, state.model, state.optimizer, &saved)?;
+            let (model, training) = match state.averaged {
+                Some(averaged) => (averaged, Some(state.model)),
+                None => (state.model, None),
+            };
+            Checkpoint::save(run.run_dir, run.files, model, training, state.optimizer, &saved)?;
         }
         Ok(())
     }

@@ -60,6 +60,11 @@ pub struct TrainConfig {
     /// L2 norm `max_norm` if it grew longer. Absent: no constraint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_norm: Option<f64>,
+    /// Weight averaging: the decay of an exponential moving average of the weights over the steps
+    /// (0.999 averages about the last thousand). The averaged weights are what the run measures,
+    /// checkpoints as its model and hands on; the raw weights go on training. Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,7 +117,7 @@ impl OptimizerConfig {
 impl TrainConfig {
     /// `epochs` of batches of `batch_size`, without weight decay or max-norm.
     pub fn new(epochs: usize, batch_size: usize) -> TrainConfig {
-        TrainConfig { epochs, batch_size, weight_decay: 0.0, max_norm: None }
+        TrainConfig { epochs, batch_size, weight_decay: 0.0, max_norm: None, ema: None }
     }
 
     pub fn check(&self) -> Result<(), Invalid> {
@@ -123,6 +128,9 @@ impl TrainConfig {
         })?;
         if let Some(limit) = self.max_norm {
             ensure(limit.is_finite() && limit > 0.0, "max_norm", || format!("{limit} is not a positive norm"))?;
+        }
+        if let Some(decay) = self.ema {
+            ensure(decay > 0.0 && decay < 1.0, "ema", || format!("{decay} is not a decay in (0, 1)"))?;
         }
         Ok(())
     }

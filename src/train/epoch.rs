@@ -6,6 +6,7 @@ use std::time::Instant;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
+use super::average::WeightAverage;
 use super::evaluate::{error_rate, wrong};
 use super::hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 use super::optimizer;
@@ -13,7 +14,7 @@ use super::step::{Regularizers, train_step};
 use super::trainer::{Error, Trained, Trainer, epoch_seed};
 use crate::bounds::LipschitzPenalty;
 use crate::data::{DeviceImages, shuffled_batches};
-use crate::pool::{AdversarialLoader, PoolModel};
+use crate::pool::{AdversarialLoader, Bank, PoolModel};
 
 /// The device sets of a run.
 pub(super) struct Sets {
@@ -29,8 +30,17 @@ pub(super) struct State<M> {
     pub(super) epoch: usize,
     pub(super) step: u64,
     pub(super) history: Vec<EpochMetrics>,
+    /// The weights' running average (`train.ema`): what the run measures and checkpoints.
+    pub(super) averaged: Option<WeightAverage<M>>,
     /// This process's epochs' training seconds.
     pub(super) train_seconds: Vec<f64>,
+}
+
+impl<M: PoolModel> State<M> {
+    /// The weights the run measures: their average where it keeps one, as an inference copy.
+    fn measured(&self) -> M {
+        self.averaged.as_ref().map_or_else(|| self.model.valid(), |a| a.model().clone())
+    }
 }
 
 /// A running trainer's fixed parts.
@@ -49,6 +59,7 @@ impl<M: PoolModel> Loop<'_, M> {
         mut state: State<M>,
         epoch: usize,
         mut loader: Option<&mut AdversarialLoader<M>>,
+        mut bank: Option<&mut Bank>,
         mut penalty: Option<&mut LipschitzPenalty>,
     ) -> Result<State<M>, Error> {
         let (info, t) = (self.info, self.trainer);
@@ -75,6 +86,9 @@ impl<M: PoolModel> Loop<'_, M> {
                 let epsilon = fresh.epsilon_at(state.step, info.steps_per_epoch);
                 (batch, trades) = fresh.apply(&state.model.valid(), batch, epsilon)?;
             }
+            if let Some(bank) = bank.as_deref_mut() {
+                batch = bank.batch(epoch, state.step, indices, batch, || state.model.valid());
+            }
             let labels = batch.labels.clone();
             let adversarial = match loader.as_deref_mut() {
                 Some(loader) => {
@@ -93,6 +107,12 @@ impl<M: PoolModel> Loop<'_, M> {
             let out = train_step(state.model, &mut state.optim, batch, &adversarial, learning_rate, regularizers)?;
             state.model = out.model;
             state.step += 1;
+            if let Some(average) = state.averaged.as_mut() {
+                average.update(&state.model.valid());
+            }
+            if let Some(bank) = bank.as_deref_mut() {
+                bank.trained(out.logits.clone());
+            }
             let bad = out.loss.clone().is_finite().bool_not().bool_and(first_bad.clone().equal_elem(0.0));
             first_bad = first_bad.mask_fill(bad.clone(), state.step as f64);
             // Each term's value at the first bad step (one term alone needs no record).
@@ -128,7 +148,7 @@ impl<M: PoolModel> Loop<'_, M> {
             (loss_sum.into_scalar::<f32>() as f64 / n, wrong_sum.into_scalar::<i64>() as f64 / n);
         let seconds = started.elapsed().as_secs_f64();
         state.train_seconds.push(seconds);
-        let valid = state.model.valid();
+        let valid = state.measured();
         let mut metrics = EpochMetrics {
             epoch,
             step: state.step,
@@ -140,6 +160,7 @@ impl<M: PoolModel> Loop<'_, M> {
             seconds,
             examples_per_second: n / seconds,
             pools: loader.as_deref_mut().map(|l| l.epoch_stats(state.step)).unwrap_or_default(),
+            bank: bank.map(Bank::epoch_stats),
             lipschitz: Vec::new(),
             lipschitz_network: None,
         };
@@ -155,6 +176,7 @@ impl<M: PoolModel> Loop<'_, M> {
             step: state.step,
             history: &state.history,
             pools: loader.map_or(&[], |l| l.pools()),
+            averaged: state.averaged.as_ref().map(WeightAverage::model),
         };
         for hook in self.hooks.iter_mut() {
             hook.on_epoch_end(info, &view, &metrics).map_err(hook_error(hook.as_ref()))?;
@@ -165,7 +187,7 @@ impl<M: PoolModel> Loop<'_, M> {
     /// The run's final figures, and the run-end hooks.
     pub(super) fn finish(self, state: State<M>) -> Result<Trained<M>, Error> {
         let (t, info) = (self.trainer, self.info);
-        let valid = state.model.valid();
+        let valid = state.measured();
         let last = state.history.last();
         let seconds = &state.train_seconds;
         let summary = RunSummary {
@@ -191,11 +213,12 @@ impl<M: PoolModel> Loop<'_, M> {
             step: state.step,
             history: &state.history,
             pools: &[],
+            averaged: state.averaged.as_ref().map(WeightAverage::model),
         };
         for hook in self.hooks.iter_mut() {
             hook.on_run_end(info, &view, &summary).map_err(hook_error(hook.as_ref()))?;
         }
-        Ok(Trained { model: state.model, summary })
+        Ok(Trained { model: state.model, averaged: state.averaged.map(WeightAverage::into_model), summary })
     }
 }
 

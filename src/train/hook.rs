@@ -69,6 +69,9 @@ pub struct EpochMetrics {
     /// Each adversarial pool's figures over the epoch (empty without pools).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<crate::pool::PoolEpoch>,
+    /// The perturbation bank's figures over the epoch (absent without a bank).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<crate::pool::BankEpoch>,
     /// Each layer's upper Lipschitz bound (its affine map's largest singular value) at the epoch's end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lipschitz: Vec<f64>,
@@ -79,7 +82,11 @@ pub struct EpochMetrics {
 
 /// The trainer's state at an epoch's end: what a checkpoint holds.
 pub struct TrainState<'a, M = Stack> {
+    /// The weights the optimizer moves.
     pub model: &'a M,
+    /// Their running average (`train.ema`), an inference copy: what the run measures and checkpoints
+    /// as its model.
+    pub averaged: Option<&'a M>,
     pub optimizer: &'a ModuleOptimizer,
     pub epoch: usize,
     pub step: u64,

@@ -2,6 +2,7 @@
 //! configs and hooks), one step, the hooks (checkpointer, TensorBoard, metrics file, Lipschitz
 //! bounds, the pools' snapshot publisher), optimizers and schedules, AE pretraining, evaluation.
 
+pub mod average;
 pub mod checkpoint;
 pub mod config;
 mod epoch;
@@ -18,6 +19,7 @@ pub mod step;
 pub mod tensorboard;
 pub mod trainer;
 
+pub use average::WeightAverage;
 pub use checkpoint::{Checkpoint, Checkpointer};
 pub use config::{OptimizerConfig, OptimizerKind, OutputConfig, Schedule, TrainConfig};
 pub use evaluate::error_rate;

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
+use super::average::WeightAverage;
 use super::checkpoint::{self, Checkpoint, Checkpointer};
 use super::config::{OptimizerConfig, OutputConfig, TrainConfig};
 use super::epoch::{Loop, Sets, State, hook_error};
@@ -33,7 +34,7 @@ use crate::backend::{self, CpuThreadLimit, DeviceChoice};
 use crate::bounds::{LipschitzPenalty, PenaltyConfig};
 use crate::config::Invalid;
 use crate::data::{DeviceImages, Splits};
-use crate::pool::{AdversarialLoader, PoolConfig, PoolModel, SnapshotCell};
+use crate::pool::{AdversarialLoader, Bank, BankConfig, PoolConfig, PoolModel, SnapshotCell};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -64,6 +65,8 @@ pub enum Error {
         "fresh adversarial examples: ramp_epochs {ramp} is more than the run's {epochs} epochs: ε would never be reached"
     )]
     RampTooLong { ramp: f64, epochs: usize },
+    #[error("a perturbation bank and fresh adversarial examples both replace the batch's rows: choose one")]
+    BankWithFresh,
     #[error("the pools' warmup_epochs {warmup} is not below epochs {epochs}: the pools would be filled and never used")]
     WarmupTooLong { warmup: usize, epochs: usize },
     #[error(
@@ -100,10 +103,12 @@ pub enum Error {
 /// What a fresh run does to its model before the first epoch (the recipe's AE pretraining).
 pub type FreshStart<M> = Box<dyn FnOnce(M, &DeviceImages) -> Result<M, HookError>>;
 
-/// What a finished run gives back: the trained model (on the training device, with autodiff) and
-/// the final figures (what `metrics.json` holds).
+/// What a finished run gives back: the trained model (on the training device, with autodiff), the
+/// weights' running average where the run keeps one (`train.ema`; an inference copy, what the
+/// figures measure) and the final figures (what `metrics.json` holds).
 pub struct Trained<M> {
     pub model: M,
+    pub averaged: Option<M>,
     pub summary: RunSummary,
 }
 
@@ -128,6 +133,7 @@ pub struct Trainer<M> {
     data_name: String,
     pub(super) pools: Option<PoolConfig>,
     pub(super) fresh: Option<FreshConfig>,
+    bank: Option<BankConfig>,
     penalty: Option<PenaltyConfig>,
     hooks: Vec<Box<dyn Hook<M>>>,
     resume: bool,
@@ -153,6 +159,7 @@ impl<M: PoolModel> Trainer<M> {
             data_name: "images".into(),
             pools: None,
             fresh: None,
+            bank: None,
             penalty: None,
             hooks: Vec::new(),
             resume: false,
@@ -195,6 +202,13 @@ impl<M: PoolModel> Trainer<M> {
     /// training), replacing a share of each batch; pools, if any, join the step beside them.
     pub fn fresh(mut self, fresh: FreshConfig) -> Self {
         self.fresh = Some(fresh);
+        self
+    }
+
+    /// A perturbation bank: each batch's images trained on their stored perturbations, renewed on
+    /// the current weights and written back (accumulated over the epochs).
+    pub fn bank(mut self, bank: BankConfig) -> Self {
+        self.bank = Some(bank);
         self
     }
 
@@ -249,6 +263,12 @@ impl<M: PoolModel> Trainer<M> {
             fresh.check().map_err(config("fresh adversarial examples"))?;
             if fresh.ramp_epochs > self.train.epochs as f64 {
                 return Err(Error::RampTooLong { ramp: fresh.ramp_epochs, epochs: self.train.epochs });
+            }
+        }
+        if let Some(bank) = &self.bank {
+            bank.check(self.train.epochs).map_err(config("perturbation bank"))?;
+            if self.fresh.is_some() {
+                return Err(Error::BankWithFresh);
             }
         }
         if let Some(pools) = &self.pools
@@ -331,6 +351,21 @@ impl<M: PoolModel> Trainer<M> {
             }
             None => None,
         };
+        // The bank starts empty on a resumed run too (it is not checkpointed).
+        let mut bank = match &self.bank {
+            Some(config) => Some(
+                Bank::new(
+                    config,
+                    info.train_examples,
+                    self.data.train.pixels_per_image(),
+                    self.train.epochs,
+                    info.steps_per_epoch,
+                    epoch_seed(self.seed ^ 0xBA4C, state.epoch),
+                )
+                .map_err(|source| Error::Config { section: "perturbation bank", source })?,
+            ),
+            None => None,
+        };
         // The penalty's power-iteration vectors start afresh on a resumed run (they converge
         // within a few steps).
         let mut penalty = match &self.penalty {
@@ -340,7 +375,7 @@ impl<M: PoolModel> Trainer<M> {
         let mut loop_ = Loop { trainer: &self, info: &info, sets: &sets, hooks: &mut hooks, device: &device };
         let mut state = state;
         for epoch in state.epoch + 1..=self.train.epochs {
-            state = loop_.epoch(state, epoch, loader.as_mut(), penalty.as_mut())?;
+            state = loop_.epoch(state, epoch, loader.as_mut(), bank.as_mut(), penalty.as_mut())?;
         }
         drop(loader);
         loop_.finish(state)
@@ -367,7 +402,12 @@ impl<M: PoolModel> Trainer<M> {
                 eprintln!("warning: {damaged}; resuming from {} instead", resumed.checkpoint.dir.display());
             }
             let saved = resumed.checkpoint.state;
+            let averaged = self.train.ema.map(|decay| {
+                let start = resumed.averaged.as_ref().unwrap_or(&resumed.model);
+                WeightAverage::new(decay, start.valid(), saved.step)
+            });
             return Ok(State {
+                averaged,
                 model: resumed.model,
                 optim: resumed.optimizer,
                 epoch: saved.epoch,
@@ -381,7 +421,8 @@ impl<M: PoolModel> Trainer<M> {
             Some(prepare) => prepare(model, train).map_err(Error::FreshStart)?,
             None => model,
         };
-        Ok(State { model, optim, epoch: 0, step: 0, history: Vec::new(), train_seconds: Vec::new() })
+        let averaged = self.train.ema.map(|decay| WeightAverage::new(decay, model.valid(), 0));
+        Ok(State { model, optim, epoch: 0, step: 0, history: Vec::new(), averaged, train_seconds: Vec::new() })
     }
 }
 
