@@ -50,7 +50,8 @@ fn main() {
 
     let started = Instant::now();
     let ours =
-        robustness(&loaded, &RobustnessConfig::standard(Norm::Linf, epsilon), &[epsilon], n, &device, |_| ()).unwrap();
+        robustness(&loaded, &RobustnessConfig::standard(Norm::Linf, epsilon), &[epsilon], n, false, &device, |_| ())
+            .unwrap();
     let ours_seconds = started.elapsed().as_secs_f64();
     let report = &ours.radii[0];
 

@@ -1,4 +1,5 @@
-//! `blindspot plot` end to end: each chart kind drawn from real short training runs, decoded back
+//! `blindspot plot` end to end: each chart kind drawn from real short training runs (the frontier's
+//! figures kept beside the runs and read back), decoded back
 //! (the PNG opens, has the size asked for, carries ink and the series' colours), and bad input.
 
 mod common;
@@ -64,7 +65,44 @@ fn every_chart_kind_is_drawn_from_real_runs_and_bad_input_is_one_line() {
     assert!(inked(&pixels) > 0.02 && has(&pixels, FIRST) && has(&pixels, SECOND));
     assert!(has(&pixels, [0, 158, 115]) && has(&pixels, [204, 121, 167]), "layer 3 and the network are drawn");
 
+    // (d) robustness per second of training: both runs' points and the Pareto front, measured once.
+    let front = png("frontier.png");
+    let frontier = |extra: &[&str]| {
+        let mut args = vec!["plot", "frontier", ra, rb, "--n", "100", "--attacks", "apgd-ce", "--iterations", "5"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--png", &front, "--json"]);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
+    };
+    let points = frontier(&["--epsilon", "0.1"]);
+    let points = points.as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    for p in points {
+        let (seconds, robust) =
+            (p["training_seconds"].as_f64().unwrap(), p["report"]["robust_accuracy"].as_f64().unwrap());
+        assert!(seconds > 0.0 && (0.0..=1.0).contains(&robust), "{p}");
+        assert_eq!(p["epochs"], 4);
+    }
+    assert!(points.iter().any(|p| p["front"] == true), "one run at least is on the front");
+    let (w, h, pixels) = decode_png(front.as_ref());
+    assert_eq!((w, h), (900, 540));
+    assert!(inked(&pixels) > 0.02 && has(&pixels, SECOND), "the runs' points are drawn");
+    // The figures were kept beside each checkpoint: the same settings read them (to the second it
+    // took to measure), other settings measure anew and are kept beside them.
+    assert_eq!(frontier(&["--epsilon", "0.1"]).as_array().unwrap(), points);
+    let other = frontier(&["--epsilon", "0.05"]);
+    assert_ne!(other[0]["report"]["epsilon"], points[0]["report"]["epsilon"]);
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_a.join("epoch-0004/figures.json")).unwrap()).unwrap();
+    assert_eq!(kept["robustness"].as_array().unwrap().len(), 2);
+
     // Bad input: one line each.
+    assert_one_line_error(
+        &run(&["plot", "frontier", ra, "--epsilon", "-0.1", "--png", &png("f.png")]),
+        2,
+        "--epsilon -0.1 is not a positive radius",
+    );
     assert_one_line_error(
         &run(&["plot", "curves", ra, "--metric", "validation-error", "--png", &png("v.png")]),
         1,

@@ -5,8 +5,12 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use blindspot::Error;
+use blindspot::attack::{Norm, RobustnessConfig};
+use blindspot::experiments::frontier;
 use blindspot::experiments::plot::{self, Metric, RobustnessOptions, RunHistory};
+use blindspot::experiments::robustness::Event;
 
+use super::progress::EnsembleBar;
 use super::{ModelArgs, print_json};
 
 #[derive(Debug, clap::Subcommand)]
@@ -18,6 +22,15 @@ pub enum Command {
     Robustness(RobustnessArgs),
     /// Each layer's upper Lipschitz bound and the network's per epoch of one run (log axis).
     Lipschitz(LipschitzArgs),
+    /// Robustness per second of training: each run's robust accuracy under the ensemble against its
+    /// training time, and the Pareto front.
+    #[command(after_help = "Examples:
+  blindspot plot frontier checkpoints/convnet-linf-0.3-* --png frontier.png
+  blindspot plot frontier checkpoints/run-a checkpoints/run-b --epsilon 0.1 --n 300 --png f.png --json
+
+Each run's figures are kept beside its checkpoint (figures.json): a run measured before with the
+same settings (by robustness, compare or this command) is read, not attacked again.")]
+    Frontier(FrontierArgs),
 }
 
 /// The PNG file and its size.
@@ -96,6 +109,31 @@ pub struct RobustnessArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct FrontierArgs {
+    /// Run folders (checkpoints/<run>) or checkpoint folders.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// The threat model's norm: linf or l2.
+    #[arg(long, default_value = "linf", value_parser = super::named::<Norm>(super::NORMS))]
+    norm: Norm,
+    /// The radius.
+    #[arg(long, default_value_t = 0.3, allow_negative_numbers = true)]
+    epsilon: f64,
+    /// Attack the first N test images.
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    #[command(flatten)]
+    ensemble: super::EnsembleArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    output: Output,
+    /// Also print the points as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct LipschitzArgs {
     /// A run folder (checkpoints/<run>).
     run: PathBuf,
@@ -113,6 +151,39 @@ pub fn run(command: Command) -> Result<(), Error> {
         Command::Lipschitz(args) => {
             let chart = plot::lipschitz(&RunHistory::open(&args.run)?)?;
             chart.write(&args.output.png, args.output.width, args.output.height)?;
+        }
+        Command::Frontier(args) => {
+            let config = RobustnessConfig { epsilon: args.epsilon, ..args.ensemble.config(args.norm) };
+            config.check().map_err(blindspot::attack::robustness::Error::from)?; // before any model loads
+            let device = args.model.device.device()?;
+            let mut bar = EnsembleBar::new();
+            let mut points = Vec::new();
+            for path in &args.runs {
+                let loaded = args.model.open(path, &device)?;
+                let point = frontier::point(&loaded, &config, args.n, &device, |event| {
+                    if let Event::Advance(advance) = event {
+                        bar.advance(advance)
+                    }
+                })?;
+                bar.clear();
+                points.push(point);
+            }
+            frontier::mark_front(&mut points);
+            frontier::chart(&points).write(&args.output.png, args.output.width, args.output.height)?;
+            if args.json {
+                return print_json(&points);
+            }
+            for p in &points {
+                println!(
+                    "{}{}: robust accuracy {:.1}% (clean {:.1}%) after {:.1} min of training ({} epochs)",
+                    p.run,
+                    if p.front { " [front]" } else { "" },
+                    100.0 * p.report.robust_accuracy,
+                    100.0 * p.report.clean_accuracy,
+                    p.training_seconds / 60.0,
+                    p.epochs
+                );
+            }
         }
         Command::Robustness(args) => {
             let options = RobustnessOptions { radii: args.epsilon, n: args.n as usize, steps: args.steps as usize };

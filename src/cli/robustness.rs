@@ -41,7 +41,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     let loaded = args.model.open(&args.checkpoint, &device)?;
     let config = args.ensemble.config(args.norm);
     let mut bar = EnsembleBar::new();
-    let run = robustness(&loaded, &config, &args.epsilon, args.n, &device, |event| match event {
+    let run = robustness(&loaded, &config, &args.epsilon, args.n, false, &device, |event| match event {
         Event::Advance(advance) => bar.advance(advance),
         Event::Measured(r) => {
             bar.clear();

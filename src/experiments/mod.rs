@@ -5,6 +5,8 @@
 
 pub mod attack;
 pub mod eval;
+pub mod figures;
+pub mod frontier;
 pub mod lipschitz;
 pub mod loaded;
 pub mod plot;

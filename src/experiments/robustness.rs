@@ -4,6 +4,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::figures::{self, Settings};
 use super::loaded::LoadedModel;
 use crate::attack::robustness::{self, Advance, RobustnessConfig, RobustnessReport};
 
@@ -26,12 +27,15 @@ pub enum Event<'a> {
 }
 
 /// The ensemble `config` describes at each of `radii` (its own epsilon is replaced), on the first
-/// `n` test images.
+/// `n` test images. Each report is kept beside the checkpoint's weights ([`figures`]); with `reuse`
+/// a radius whose report is kept there with the same settings is read instead of measured.
+/// (Figures that cannot be written, in a read-only folder, are only measured again next time.)
 pub fn robustness(
     loaded: &LoadedModel,
     config: &RobustnessConfig,
     radii: &[f64],
     n: usize,
+    reuse: bool,
     device: &Device,
     mut progress: impl FnMut(Event),
 ) -> Result<RobustnessRun, robustness::Error> {
@@ -49,9 +53,17 @@ pub fn robustness(
     let mut reports = Vec::new();
     for &epsilon in radii {
         let config = RobustnessConfig { epsilon, ..config.clone() };
-        let report = robustness::robustness(&loaded.model, &images, &config, device, &mut |advance| {
-            progress(Event::Advance(advance))
-        })?;
+        let settings = Settings::new(&config, n);
+        let report = match figures::find(&loaded.checkpoint, &settings).filter(|_| reuse) {
+            Some(kept) => kept,
+            None => {
+                let report = robustness::robustness(&loaded.model, &images, &config, device, &mut |advance| {
+                    progress(Event::Advance(advance))
+                })?;
+                figures::keep(&loaded.checkpoint, settings, &report).ok();
+                report
+            }
+        };
         progress(Event::Measured(&report));
         reports.push(report);
     }

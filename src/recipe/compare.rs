@@ -120,6 +120,7 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
                     &options.ensemble,
                     &radii,
                     options.robust_images,
+                    true,
                     &device,
                     |event| {
                         if let Event::Advance(advance) = event {
