@@ -39,7 +39,7 @@ fn banked_rows_stay_near_their_own_image_deepen_over_their_uses_and_go_back_with
         for (b, idx) in indices.iter().enumerate() {
             let step = ((epoch - 1) * 4 + b) as u64;
             let clean = images.batch(idx);
-            let batch = bank.batch(epoch, step, idx, clean.clone(), || valid.clone());
+            let batch = bank.batch(epoch, step, idx, clean.clone(), || valid.clone()).unwrap();
             let x: Vec<f32> = batch.inputs.to_data().iter::<f32>().collect();
             let c: Vec<f32> = clean.inputs.to_data().iter::<f32>().collect();
             assert!(x.iter().zip(&c).all(|(a, p)| (a - p).abs() <= 0.1 + 1e-5 && (0.0..=1.0).contains(a)));
@@ -77,7 +77,7 @@ fn a_reset_starts_every_perturbation_again_from_noise() {
     let all: Vec<usize> = (0..256).collect();
     let mut started = Vec::new();
     for epoch in 1..=4 {
-        let batch = bank.batch(epoch, epoch as u64, &all, images.batch(&all), || valid.clone());
+        let batch = bank.batch(epoch, epoch as u64, &all, images.batch(&all), || valid.clone()).unwrap();
         // The second half of the batch stays clean.
         let tail = batch.inputs.narrow(0, 128, 128).to_data();
         assert_eq!(tail, images.batch(&all[128..]).inputs.to_data());
@@ -86,6 +86,41 @@ fn a_reset_starts_every_perturbation_again_from_noise() {
         started.push((stats.started, stats.reset));
     }
     assert_eq!(started, [(128, false), (0, false), (128, true), (0, false)]);
+}
+
+#[test]
+fn attacker_threads_deepen_banked_perturbations_on_the_snapshot_within_the_ball() {
+    let device = DeviceChoice::Cpu.device().unwrap();
+    let train = small_train();
+    let images = DeviceImages::new(&train, &device);
+    let snapshot = model(&device);
+    let valid = snapshot.valid();
+    let cell = std::sync::Arc::new(blindspot::pool::SnapshotCell::default());
+    cell.publish(&snapshot, 7);
+    let config = BankConfig { attackers: 1, attack_batch: 64, ..BankConfig::new(0.1) };
+    let mut bank = Bank::new(&config, train.len(), 784, 10, 4, 5).unwrap();
+    bank.start_attackers(std::sync::Arc::new(train.clone()), cell, 9).unwrap();
+    let all: Vec<usize> = (0..256).collect();
+    // One epoch banks every image; the attacker then deepens some while the trainer waits.
+    bank.batch(1, 0, &all, images.batch(&all), || valid.clone()).unwrap();
+    bank.epoch_stats();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut deepened = 0;
+    while deepened == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // A draw of nothing new writes back what the attacker sent.
+        bank.batch(2, 1, &all[..1], images.batch(&all[..1]), || valid.clone()).unwrap();
+        let stats = bank.epoch_stats();
+        assert!(stats.attacked >= stats.deepened);
+        deepened += stats.deepened;
+    }
+    assert!(deepened > 0, "the attacker deepened nothing in a minute");
+    // Deepened slots carry the snapshot's version and stay within the radius.
+    let from_snapshot: Vec<usize> = (1..256).filter(|&i| bank.version(i) == Some(7)).collect();
+    assert!(!from_snapshot.is_empty());
+    for i in from_snapshot {
+        assert!(bank.perturbation(i).unwrap().iter().all(|d| d.abs() <= 0.1 + 1e-5));
+    }
 }
 
 fn bank_recipe(dir: &std::path::Path, bank: &str, extra: &str) -> std::path::PathBuf {
@@ -151,6 +186,9 @@ fn bank_settings_that_cannot_work_are_one_line_errors_naming_the_key() {
         ("epsilon = 0.3\nreset_every = 1", "", "bank.steps"),
         ("epsilon = 0.3", "[fresh]\nmethod = \"pgd\"\nepsilon = 0.3", "bank"),
         ("epsilon = 0.3\nrefine_steps = 1", "", "refine_steps"),
+        ("epsilon = 0.3\nattackers = 65", "", "bank.attackers"),
+        ("epsilon = 0.3\nattack_steps = 0", "", "bank.attack_steps"),
+        ("epsilon = 0.3\nsnapshot_every = 0", "", "bank.snapshot_every"),
     ] {
         let recipe = bank_recipe(dir.path(), bank, extra);
         for command in ["check", "train"] {

@@ -96,6 +96,12 @@ impl<M> Hook<M> for Progress {
                 b.max_age,
                 b.mean_distortion
             );
+            if b.attacked > 0 {
+                eprintln!(
+                    "    bank attackers: {} perturbations deepened of {} attacked ({:.0} attacked/s)",
+                    b.deepened, b.attacked, b.attack_examples_per_second
+                );
+            }
         }
         Ok(())
     }

@@ -134,12 +134,7 @@ impl Attackers {
                             attack_loop(i, &section, &train, &snapshots, &stop, &send, quota, seed, &device)
                         });
                         if let Err(panic) = catch_unwind(run) {
-                            let message = panic
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_else(|| "unknown panic".into());
-                            let _ = fail.send(format!("attacker {i} panicked: {message}"));
+                            let _ = fail.send(format!("attacker {i} panicked: {}", panic_message(panic)));
                         }
                     })
                     // The threads already started are stopped and joined when `attackers` drops.
@@ -209,18 +204,34 @@ fn attack_loop<M: PoolModel>(
         let indices: Vec<usize> = (0..section.attack_batch).map(|_| rng.random_range(0..train.len())).collect();
         let delivery = generate(model, on, layer, train, &indices, section, snapshot.version, rng.random());
         made += section.attack_batch;
-        let mut pending = delivery;
-        loop {
-            match send.send_timeout(pending, Duration::from_millis(20)) {
-                Ok(()) => break,
-                Err(crossbeam::channel::SendTimeoutError::Timeout(back)) => {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    pending = back;
-                }
-                Err(crossbeam::channel::SendTimeoutError::Disconnected(_)) => return,
-            }
+        if !send_unless_stopped(send, delivery, stop) {
+            return;
         }
     }
+}
+
+/// Sends `item`, waiting while the channel is full; false when `stop` is set meanwhile or the
+/// receiver is gone (the thread should end).
+pub(super) fn send_unless_stopped<T>(send: &Sender<T>, mut item: T, stop: &AtomicBool) -> bool {
+    loop {
+        match send.send_timeout(item, Duration::from_millis(20)) {
+            Ok(()) => return true,
+            Err(crossbeam::channel::SendTimeoutError::Timeout(back)) => {
+                if stop.load(Ordering::SeqCst) {
+                    return false;
+                }
+                item = back;
+            }
+            Err(crossbeam::channel::SendTimeoutError::Disconnected(_)) => return false,
+        }
+    }
+}
+
+/// What a caught panic says.
+pub(super) fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }

@@ -29,6 +29,19 @@ pub struct BankConfig {
     /// Every N epochs every perturbation starts again from uniform noise in the ball (0: never).
     #[serde(default)]
     pub reset_every: usize,
+    /// Attacker threads that deepen banked perturbations on the newest model snapshot, beside the
+    /// trainer (0: none).
+    #[serde(default)]
+    pub attackers: usize,
+    /// The attackers' PGD steps from a banked perturbation (step 2.5·ε/steps).
+    #[serde(default = "defaults::attack_steps")]
+    pub attack_steps: usize,
+    /// Perturbations an attacker deepens at once.
+    #[serde(default = "defaults::attack_batch")]
+    pub attack_batch: usize,
+    /// Optimizer steps between the snapshots the attackers read.
+    #[serde(default = "defaults::snapshot_every")]
+    pub snapshot_every: usize,
 }
 
 mod defaults {
@@ -38,10 +51,20 @@ mod defaults {
     pub fn ratio() -> f64 {
         1.0
     }
+    pub fn attack_steps() -> usize {
+        7
+    }
+    pub fn attack_batch() -> usize {
+        128
+    }
+    pub fn snapshot_every() -> usize {
+        20
+    }
 }
 
 impl BankConfig {
-    /// A bank at radius `epsilon`: one step of ε/4 per use, every row adversarial, no ramp, no reset.
+    /// A bank at radius `epsilon`: one step of ε/4 per use, every row adversarial, no ramp, no reset,
+    /// no attackers.
     pub fn new(epsilon: f64) -> BankConfig {
         BankConfig {
             epsilon,
@@ -50,6 +73,10 @@ impl BankConfig {
             ratio: defaults::ratio(),
             ramp_epochs: 0.0,
             reset_every: 0,
+            attackers: 0,
+            attack_steps: defaults::attack_steps(),
+            attack_batch: defaults::attack_batch(),
+            snapshot_every: defaults::snapshot_every(),
         }
     }
 
@@ -81,6 +108,16 @@ impl BankConfig {
         ensure(self.ramp_epochs <= epochs as f64, "ramp_epochs", || {
             format!("{} is more than the run's {epochs} epochs: ε would never be reached", self.ramp_epochs)
         })?;
+        ensure(self.attackers <= super::config::MAX_ATTACKERS, "attackers", || {
+            format!("{} is more than {} threads", self.attackers, super::config::MAX_ATTACKERS)
+        })?;
+        for (field, value) in [
+            ("attack_steps", self.attack_steps),
+            ("attack_batch", self.attack_batch),
+            ("snapshot_every", self.snapshot_every),
+        ] {
+            at_least_one(value, field)?;
+        }
         // Between resets (or over the run) an image is drawn once an epoch.
         let uses = if self.reset_every > 0 { self.reset_every.min(epochs) } else { epochs };
         let reach = (uses * self.steps) as f64 * self.step();

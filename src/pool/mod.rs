@@ -5,6 +5,7 @@
 
 pub mod attacker;
 pub mod bank;
+mod bank_attacker;
 pub mod bank_config;
 pub mod config;
 pub mod loader;

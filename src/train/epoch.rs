@@ -87,7 +87,7 @@ impl<M: PoolModel> Loop<'_, M> {
                 (batch, trades) = fresh.apply(&state.model.valid(), batch, epsilon)?;
             }
             if let Some(bank) = bank.as_deref_mut() {
-                batch = bank.batch(epoch, state.step, indices, batch, || state.model.valid());
+                batch = bank.batch(epoch, state.step, indices, batch, || state.model.valid())?;
             }
             let labels = batch.labels.clone();
             let adversarial = match loader.as_deref_mut() {

@@ -5,7 +5,7 @@
 //! `mean_staleness`, `max_staleness`, `success_rate`, `distortion`, `refresh_per_step`,
 //! `attack_examples_per_second`, `renewed` (with `refine_steps`), an image `pool/layer0/examples`
 //! of 16 input-pool examples, for a perturbation bank `bank/fill`, `wrong_before`, `wrong_after`,
-//! `mean_age`, `distortion`, and `lipschitz/layer<K>`, `lipschitz/network`. The `train/*` tags'
+//! `mean_age`, `distortion`, `deepened` (with attackers), and `lipschitz/layer<K>`, `lipschitz/network`. The `train/*` tags'
 //! step is the global optimizer step; every per-epoch tag's step is the epoch (1 for the first), so
 //! runs compare epoch by epoch whatever their batch size.
 
@@ -87,6 +87,9 @@ impl<M> Hook<M> for TensorBoard {
             w.add_scalar("bank/wrong_after", b.wrong_after as f32, step);
             w.add_scalar("bank/mean_age", b.mean_age as f32, step);
             w.add_scalar("bank/distortion", b.mean_distortion as f32, step);
+            if b.attacked > 0 {
+                w.add_scalar("bank/deepened", b.deepened as f32, step);
+            }
         }
         for (k, bound) in m.lipschitz.iter().enumerate() {
             w.add_scalar(&format!("lipschitz/layer{}", k + 1), *bound as f32, step);

@@ -326,11 +326,11 @@ impl<M: PoolModel> Trainer<M> {
         // Attacker threads on the CPU take cores that this thread's libtorch (OpenMP) team would
         // otherwise spin-wait for, slowing every step several times over: keep the remaining cores.
         let attackers_on_cpu = DeviceChoice::of(attacker_device.as_ref().unwrap_or(&device)) == DeviceChoice::Cpu;
-        let _threads = self
-            .pools
-            .as_ref()
-            .filter(|p| p.attackers > 0 && attackers_on_cpu)
-            .map(|p| CpuThreadLimit::new(backend::cpu_threads().saturating_sub(p.attackers)));
+        let pool_attackers = self.pools.as_ref().filter(|_| attackers_on_cpu).map_or(0, |p| p.attackers);
+        // The bank's attackers attack where the model is.
+        let bank_attackers = self.bank.as_ref().filter(|_| DeviceChoice::of(&device) == DeviceChoice::Cpu);
+        let on_cpu = pool_attackers + bank_attackers.map_or(0, |b| b.attackers);
+        let _threads = (on_cpu > 0).then(|| CpuThreadLimit::new(backend::cpu_threads().saturating_sub(on_cpu)));
         // Adversarial pools: a snapshot of the model now, the loader and its attackers, and the
         // publisher hook (last in the list). Pools are not checkpointed: a resumed run regenerates them.
         let mut loader = match &self.pools {
@@ -351,19 +351,22 @@ impl<M: PoolModel> Trainer<M> {
             }
             None => None,
         };
-        // The bank starts empty on a resumed run too (it is not checkpointed).
+        // The bank starts empty on a resumed run too (it is not checkpointed); its attackers read
+        // snapshots the publisher hook (last in the list) hands them.
         let mut bank = match &self.bank {
-            Some(config) => Some(
-                Bank::new(
-                    config,
-                    info.train_examples,
-                    self.data.train.pixels_per_image(),
-                    self.train.epochs,
-                    info.steps_per_epoch,
-                    epoch_seed(self.seed ^ 0xBA4C, state.epoch),
-                )
-                .map_err(|source| Error::Config { section: "perturbation bank", source })?,
-            ),
+            Some(config) => {
+                let seed = epoch_seed(self.seed ^ 0xBA4C, state.epoch);
+                let (examples, width) = (info.train_examples, self.data.train.pixels_per_image());
+                let mut bank = Bank::new(config, examples, width, self.train.epochs, info.steps_per_epoch, seed)
+                    .map_err(|source| Error::Config { section: "perturbation bank", source })?;
+                if config.attackers > 0 {
+                    let cell = Arc::new(SnapshotCell::default());
+                    cell.publish(&state.model, state.step);
+                    bank.start_attackers(Arc::new(self.data.train.clone()), cell.clone(), seed)?;
+                    hooks.push(Box::new(SnapshotPublisher { cell, every: config.snapshot_every as u64 }));
+                }
+                Some(bank)
+            }
             None => None,
         };
         // The penalty's power-iteration vectors start afresh on a resumed run (they converge
