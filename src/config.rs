@@ -19,3 +19,10 @@ pub fn ensure(ok: bool, field: &'static str, message: impl FnOnce() -> String) -
 pub fn at_least_one(value: usize, field: &'static str) -> Result<(), Invalid> {
     ensure(value > 0, field, || "must be at least 1".into())
 }
+
+/// A radius `epsilon` grown linearly from 0 over `ramp_epochs` epochs of `steps_per_epoch` steps,
+/// after `step` steps (`epsilon` itself once the ramp is over, or without one).
+pub fn ramped(epsilon: f64, ramp_epochs: f64, step: u64, steps_per_epoch: usize) -> f64 {
+    let ramp = ramp_epochs * steps_per_epoch as f64;
+    if ramp <= 0.0 { epsilon } else { epsilon * ((step + 1) as f64 / ramp).min(1.0) }
+}

@@ -144,8 +144,7 @@ impl FreshConfig {
 
     /// The radius after `step` of a run with `steps_per_epoch` steps an epoch.
     pub fn epsilon_at(&self, step: u64, steps_per_epoch: usize) -> f64 {
-        let ramp = self.ramp_epochs * steps_per_epoch as f64;
-        if ramp <= 0.0 { self.epsilon } else { self.epsilon * ((step + 1) as f64 / ramp).min(1.0) }
+        crate::config::ramped(self.epsilon, self.ramp_epochs, step, steps_per_epoch)
     }
 
     /// What a step trains on: `batch` with its first `ratio` share of examples replaced by
