@@ -55,6 +55,7 @@ tp convnet-pgd recipes/convnet-adversarial.toml --set train.epochs=1 --set adver
 tp convnet-renewed recipes/convnet-linf-0.3-pool-renewed.toml --set train.epochs=1 --set adversarial.warmup_epochs=0
 # The perturbation bank (every row adversarial, one renewing step per use), with weight averaging.
 tp convnet-bank recipes/convnet-linf-0.3-bank.toml --set train.epochs=2 --set bank.step_size=0.15 --set train.ema=0.999
+tp convnet-bank-a2 recipes/convnet-linf-0.3-bank.toml --set train.epochs=2 --set bank.step_size=0.15 --set bank.attackers=2
 tp convnet-fresh recipes/convnet-linf-0.3-fresh.toml --set train.epochs=1 --set fresh.ramp_epochs=0 &&
     { t=$(secs); timeout 120 $B robustness "$R/throughput/convnet-fresh" --epsilon 0.3 --n 1000 --device "$DEVICE" \
         --json >$L/robustness.json 2>$L/robustness.err; stamp "robustness, 1000 images: $(since $t) s, rc $?"; }
