@@ -76,6 +76,7 @@ pub fn chart(points: &[FrontierPoint]) -> LineChart {
         series,
         log_y: false,
         y_from_zero: false,
+        x_from_zero: true,
         markers: true,
         legend: Corner::LowerRight,
     }

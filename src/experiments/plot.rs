@@ -109,6 +109,7 @@ pub fn curves(runs: &[RunHistory], metric: Metric) -> Result<LineChart, Error> {
         series,
         log_y,
         y_from_zero: true,
+        x_from_zero: false,
         markers: false,
         legend: Corner::UpperRight,
     })
@@ -139,6 +140,7 @@ pub fn lipschitz(run: &RunHistory) -> Result<LineChart, Error> {
         series,
         log_y: true,
         y_from_zero: false,
+        x_from_zero: false,
         markers: false,
         legend: Corner::LowerRight,
     })
@@ -203,6 +205,7 @@ pub fn robustness_chart(curves: &[RobustnessCurve], options: &RobustnessOptions)
             .collect(),
         log_y: false,
         y_from_zero: true,
+        x_from_zero: false,
         markers: true,
         legend: Corner::LowerLeft,
     }

@@ -24,6 +24,8 @@ pub struct LineChart {
     pub log_y: bool,
     /// Start the y axis at 0 (else it fits the data).
     pub y_from_zero: bool,
+    /// Start the x axis at 0 (else it fits the data).
+    pub x_from_zero: bool,
     /// Mark each point (for short series such as a handful of radii).
     pub markers: bool,
     /// Where the legend goes (where the lines are not).
@@ -104,8 +106,15 @@ impl LineChart {
             x = (0.0, 1.0);
             y = if self.log_y { (1.0, 10.0) } else { (0.0, 1.0) };
         }
+        if self.x_from_zero {
+            x.0 = x.0.min(0.0);
+        }
         if x.1 <= x.0 {
             x = (x.0 - 0.5, x.0 + 0.5);
+        }
+        // Room for the last marker.
+        if self.markers {
+            x.1 += 0.03 * (x.1 - x.0);
         }
         if self.log_y {
             // Headroom above and below for the legend.
@@ -118,7 +127,8 @@ impl LineChart {
             if self.y_from_zero {
                 y.0 = y.0.min(0.0);
             }
-            let pad = if y.1 > y.0 { 0.05 * (y.1 - y.0) } else { 0.5 };
+            let share = if self.markers { 0.08 } else { 0.05 };
+            let pad = if y.1 > y.0 { share * (y.1 - y.0) } else { 0.5 };
             y = (if self.y_from_zero { y.0 } else { y.0 - pad }, y.1 + pad);
         }
         (x, y)
