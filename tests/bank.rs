@@ -153,13 +153,7 @@ fn a_run_with_a_bank_reports_its_figures_each_epoch() {
         }
     }
     // TensorBoard has the same figures, read back by the tensorboard package.
-    let read = std::process::Command::new(repo().join(".venv/bin/python"))
-        .arg(repo().join("tests/read_events.py"))
-        .arg(dir.path().join("runs/banked"))
-        .output()
-        .expect("the set-up's Python reads event files");
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
-    let tags: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let tags = read_events(&dir.path().join("runs/banked"));
     for (tag, key) in [
         ("bank/wrong_before", "wrong_before"),
         ("bank/wrong_after", "wrong_after"),

@@ -231,13 +231,7 @@ fn synchronous_pools_are_reproducible_bit_for_bit() {
     assert_eq!(strip(&runs[0]), strip(&runs[1]));
     let m = metrics(&tmp.path().join("runs/one"));
     // TensorBoard shows each pool's figures and a tile of input-pool examples every epoch.
-    let read = std::process::Command::new(repo().join(".venv/bin/python"))
-        .arg(repo().join("tests/read_events.py"))
-        .arg(tmp.path().join("runs/one"))
-        .output()
-        .unwrap();
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
-    let tags: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let tags = read_events(&tmp.path().join("runs/one"));
     // Per-epoch tags take the epoch as their step.
     let steps = m["history"].as_array().unwrap().iter().map(|e| e["epoch"].as_u64().unwrap()).collect::<Vec<_>>();
     for tag in

@@ -170,14 +170,7 @@ fn tensorboard_events_read_back_with_the_tensorboard_package() {
     let recipe = quick_recipe(tmp.path(), "tb", &body);
     let out = run(&["train", recipe.to_str().unwrap(), "--set", "data.validation=1000"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let python = repo().join(".venv/bin/python");
-    let read = std::process::Command::new(python)
-        .arg(repo().join("tests/read_events.py"))
-        .arg(tmp.path().join("runs/tb"))
-        .output()
-        .expect("the set-up's Python reads event files");
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
-    let tags: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    let tags = read_events(&tmp.path().join("runs/tb"));
     let steps = |tag: &str| -> Vec<u64> {
         tags[tag]
             .as_array()

@@ -47,6 +47,18 @@ pub fn quick_recipe(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// A run folder's TensorBoard event files as the `tensorboard` package reads them (tests/read_events.py):
+/// `{tag: [[step, value], ...]}`.
+pub fn read_events(run_dir: &Path) -> serde_json::Value {
+    let read = Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("tests/read_events.py"))
+        .arg(run_dir)
+        .output()
+        .expect("the set-up's Python reads event files");
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    serde_json::from_slice(&read.stdout).unwrap()
+}
+
 pub fn metrics(run_dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(run_dir.join("metrics.json")).expect("metrics.json written");
     serde_json::from_str(&text).unwrap()
