@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
     let goal = TargetKind::Random.goal(&batch.labels, model.forward(batch.inputs.clone()), 1).unwrap();
     let config = LbfgsAttackConfig::default();
 
-    let found = attack::lbfgs(&surface, batch.inputs.clone(), &goal, &config);
+    let found = attack::lbfgs(&surface, batch.inputs.clone(), &goal, &config).expect("the default settings");
     let mean = found.distortion.iter().sum::<f32>() / found.len() as f32;
     eprintln!(
         "L-BFGS attack, {EXAMPLES} examples: success {:.1}%, mean distortion {mean:.4}",
@@ -64,7 +64,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(EXAMPLES as u64));
     group.bench_function(format!("fc100-100-10, batch {EXAMPLES}, libtorch cpu"), |b| {
-        b.iter(|| attack::lbfgs(&surface, batch.inputs.clone(), &goal, &config).success_rate())
+        b.iter(|| {
+            attack::lbfgs(&surface, batch.inputs.clone(), &goal, &config).expect("the default settings").success_rate()
+        })
     });
     group.finish();
 }

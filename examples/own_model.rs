@@ -163,7 +163,7 @@ pub fn run(quick: bool, device: DeviceChoice, output: &std::path::Path) -> Resul
     let goal = TargetKind::Random.goal(&batch.labels, trained.forward(batch.inputs.clone()), 1)?;
     let (started, config) = (std::time::Instant::now(), LbfgsAttackConfig::default());
     let attack =
-        AttackSummary::of(&[&attack::lbfgs(&surface, batch.inputs, &goal, &config)], started.elapsed().as_secs_f64());
+        AttackSummary::of(&[&attack::lbfgs(&surface, batch.inputs, &goal, &config)?], started.elapsed().as_secs_f64());
     let bounds = network_bounds(&trained, &[], &Lanczos::default())?;
     Ok(Report { summary: done.summary, last_losses: losses.lock().unwrap().clone(), attack, bounds })
 }

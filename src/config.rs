@@ -20,6 +20,14 @@ pub fn at_least_one(value: usize, field: &'static str) -> Result<(), Invalid> {
     ensure(value > 0, field, || "must be at least 1".into())
 }
 
+/// Checks an L∞ radius around input images: pixels lie in [0, 1], so a radius of 1 already frees
+/// every pixel and a larger one means nothing more.
+pub fn pixel_radius(value: f64, field: &'static str) -> Result<(), Invalid> {
+    ensure(value.is_finite() && value > 0.0 && value <= 1.0, field, || {
+        format!("{value} is not an L∞ radius in (0, 1] (pixels lie in [0, 1]; at 1 every pixel is free)")
+    })
+}
+
 /// A radius `epsilon` grown linearly from 0 over `ramp_epochs` epochs of `steps_per_epoch` steps,
 /// after `step` steps (`epsilon` itself once the ramp is over, or without one).
 pub fn ramped(epsilon: f64, ramp_epochs: f64, step: u64, steps_per_epoch: usize) -> f64 {

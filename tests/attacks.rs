@@ -39,7 +39,7 @@ fn lbfgs_on_a_trained_model_succeeds_within_the_box_and_batched_equals_single() 
     let surface = Surface::new(&model, 0).unwrap();
     let batch = test_batch(8);
     let goal = TargetKind::Random.goal(&batch.labels, model.forward(batch.inputs.clone()), 5).unwrap();
-    let together = attack::lbfgs(&surface, batch.inputs.clone(), &goal, &fast_lbfgs());
+    let together = attack::lbfgs(&surface, batch.inputs.clone(), &goal, &fast_lbfgs()).unwrap();
 
     // Bounds are never violated.
     let (lo, hi) = (
@@ -64,7 +64,7 @@ fn lbfgs_on_a_trained_model_succeeds_within_the_box_and_batched_equals_single() 
             labels: goal.labels.clone().slice(i..i + 1),
             targets: goal.targets.clone().map(|t| t.slice(i..i + 1)),
         };
-        let alone = attack::lbfgs(&surface, one(batch.inputs.clone()), &goal_i, &fast_lbfgs());
+        let alone = attack::lbfgs(&surface, one(batch.inputs.clone()), &goal_i, &fast_lbfgs()).unwrap();
         assert_eq!(alone.success[0], together.success[i]);
         let (a, b) = (alone.distortion[0], together.distortion[i]);
         assert!((a - b).abs() <= 0.02 * b, "example {i}: alone {a}, batched {b}");
@@ -95,7 +95,7 @@ fn lbfgs_finds_the_analytic_minimum_of_a_linear_model() {
     let surface = Surface::new(&model, 0).unwrap();
     let mut config = LbfgsAttackConfig { search_steps: 14, ..Default::default() };
     config.solver.max_iterations = 200;
-    let found = attack::lbfgs(&surface, x.clone(), &goal, &config);
+    let found = attack::lbfgs(&surface, x.clone(), &goal, &config).unwrap();
 
     let w: Vec<f32> = weight.into_data().iter::<f32>().collect();
     let xs: Vec<f32> = x.into_data().iter::<f32>().collect();
@@ -127,7 +127,7 @@ fn layer_attacks_stay_in_their_box_and_pgd_in_its_ball() {
     let surface = Surface::new(&model, 1).unwrap();
     let h = surface.start(batch.inputs.clone());
     let goal = TargetKind::Untargeted.goal(&batch.labels, surface.logits(h.clone()), 0).unwrap();
-    let adv = attack::lbfgs(&surface, h.clone(), &goal, &fast_lbfgs());
+    let adv = attack::lbfgs(&surface, h.clone(), &goal, &fast_lbfgs()).unwrap();
     let (lo, hi) =
         (adv.adversarial.clone().min().into_scalar::<f32>(), adv.adversarial.clone().max().into_scalar::<f32>());
     assert!(lo >= 0.0 && hi <= 1.0, "[{lo}, {hi}]");
@@ -142,7 +142,7 @@ fn layer_attacks_stay_in_their_box_and_pgd_in_its_ball() {
     let surface = Surface::new(&model, 0).unwrap();
     let goal = TargetKind::Untargeted.goal(&batch.labels, model.forward(batch.inputs.clone()), 0).unwrap();
     let config = PgdConfig { norm: Norm::Linf, epsilon: 0.1, step_size: 0.01, steps: 20, random_start: true };
-    let adv = attack::pgd(&surface, batch.inputs.clone(), &goal, &config);
+    let adv = attack::pgd(&surface, batch.inputs.clone(), &goal, &config).unwrap();
     let r = (adv.adversarial.clone() - batch.inputs.clone()).abs().max().into_scalar::<f32>();
     assert!(r <= 0.1 + 1e-6, "left the ball: {r}");
     assert!(
@@ -151,8 +151,8 @@ fn layer_attacks_stay_in_their_box_and_pgd_in_its_ball() {
     );
     assert!(adv.success_rate() > 0.5, "PGD success {}", adv.success_rate());
     // FGSM at the same radius is weaker than PGD; Gaussian noise of stddev 0.1 far weaker.
-    let fgsm = attack::fgsm(&surface, batch.inputs.clone(), &goal, 0.1);
-    let noise = attack::gaussian(&surface, batch.inputs.clone(), &goal, 0.1);
+    let fgsm = attack::fgsm(&surface, batch.inputs.clone(), &goal, 0.1).unwrap();
+    let noise = attack::gaussian(&surface, batch.inputs.clone(), &goal, 0.1).unwrap();
     assert!(fgsm.success_rate() <= adv.success_rate());
     assert!(noise.success_rate() < 0.3, "noise success {}", noise.success_rate());
 
@@ -221,13 +221,14 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
     let batch = DeviceImages::new(&images, &device()).all();
     let surface = Surface::new(&model, 0).unwrap();
     let goal = Goal { labels: batch.labels.clone(), targets: None };
-    let pgd = attack::pgd(&surface, batch.inputs.clone(), &goal, &PgdConfig::linf(0.06, 20));
+    let pgd = attack::pgd(&surface, batch.inputs.clone(), &goal, &PgdConfig::linf(0.06, 20)).unwrap();
     let pgd_robust = pgd.success.iter().filter(|s| !**s).count() as f64 / 200.0;
     assert!(report.robust_accuracy <= pgd_robust + 0.01, "APGD {} vs PGD-20 {pgd_robust}", report.robust_accuracy);
     // APGD's points stay in the ball and the box, and its success is the model's answer.
     let loss = attack::ApgdLoss::CrossEntropy;
     let made =
-        attack::apgd(&surface, batch.inputs.clone(), &batch.labels, &loss, &attack::ApgdConfig::new(Norm::Linf, 0.06));
+        attack::apgd(&surface, batch.inputs.clone(), &batch.labels, &loss, &attack::ApgdConfig::new(Norm::Linf, 0.06))
+            .unwrap();
     let r = made.adversarial.clone() - batch.inputs.clone();
     assert!(r.abs().max().into_scalar::<f32>() <= 0.06 + 1e-6);
     assert!(
@@ -244,7 +245,8 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
         &batch.labels,
         [1, 28, 28],
         &attack::SquareConfig { queries: 300, ..attack::SquareConfig::new(Norm::Linf, 0.06) },
-    );
+    )
+    .unwrap();
     let r = made.adversarial.clone() - batch.inputs.clone();
     assert!(r.abs().max().into_scalar::<f32>() <= 0.06 + 1e-6);
     assert!(
@@ -260,7 +262,8 @@ fn the_ensemble_is_at_least_as_strong_as_pgd_adds_up_and_warns() {
         &batch.labels,
         [1, 28, 28],
         &attack::SquareConfig { queries: 300, ..attack::SquareConfig::new(Norm::L2, 1.0) },
-    );
+    )
+    .unwrap();
     let norms = (made.adversarial.clone() - batch.inputs.clone()).square().sum_dim(1).sqrt();
     assert!(norms.max().into_scalar::<f32>() <= 1.0 + 1e-4);
     assert!(

@@ -10,9 +10,10 @@ use burn::tensor::Distribution;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
-use super::Adversarials;
 use super::gradient::Norm;
 use super::surface::{Goal, Surface};
+use super::{Adversarials, Error, positive};
+use crate::config::{Invalid, at_least_one, ensure};
 
 /// The loss APGD ascends.
 #[derive(Debug, Clone)]
@@ -40,6 +41,12 @@ impl ApgdConfig {
     /// AutoAttack's standard setting: 100 iterations, ρ = 0.75.
     pub fn new(norm: Norm, epsilon: f64) -> ApgdConfig {
         ApgdConfig { norm, epsilon, iterations: 100, rho: 0.75 }
+    }
+
+    pub fn check(&self) -> Result<(), Invalid> {
+        positive(self.epsilon, "epsilon")?;
+        at_least_one(self.iterations, "iterations")?;
+        ensure(self.rho > 0.0 && self.rho < 1.0, "rho", || format!("{} is not a share in (0, 1)", self.rho))
     }
 }
 
@@ -87,7 +94,8 @@ pub fn apgd(
     labels: &Tensor<1, Int>,
     kind: &ApgdLoss,
     config: &ApgdConfig,
-) -> Adversarials {
+) -> Result<Adversarials, Error> {
+    config.check()?;
     let [batch, width] = start.dims();
     let device = start.device();
     let eps = config.epsilon;
@@ -163,7 +171,7 @@ pub fn apgd(
     // Examples never broken keep their point of highest loss.
     let adversarial = best.mask_where(rows(broken), adversarial);
     let goal = Goal { labels: labels.clone(), targets: None };
-    Adversarials::measure(surface, start, adversarial, &goal, Vec::new(), vec![config.iterations; batch])
+    Ok(Adversarials::measure(surface, start, adversarial, &goal, Vec::new(), vec![config.iterations; batch]))
 }
 
 #[cfg(test)]

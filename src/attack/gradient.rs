@@ -5,8 +5,9 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use super::Adversarials;
 use super::surface::{Goal, Surface};
+use super::{Adversarials, Error, positive};
+use crate::config::{Invalid, at_least_one};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -40,10 +41,17 @@ impl PgdConfig {
         let steps = steps.max(1);
         PgdConfig { norm: Norm::Linf, epsilon, step_size: 2.5 * epsilon / steps as f64, steps, random_start: true }
     }
+
+    /// The radius and the step positive and finite, at least one step.
+    pub fn check(&self) -> Result<(), Invalid> {
+        positive(self.epsilon, "epsilon")?;
+        positive(self.step_size, "step_size")?;
+        at_least_one(self.steps, "steps")
+    }
 }
 
 /// The fast gradient sign method: one step of `epsilon` along the sign of the goal's gradient.
-pub fn fgsm(surface: &Surface, start: Tensor<2>, goal: &Goal, epsilon: f64) -> Adversarials {
+pub fn fgsm(surface: &Surface, start: Tensor<2>, goal: &Goal, epsilon: f64) -> Result<Adversarials, Error> {
     pgd(
         surface,
         start,
@@ -53,15 +61,16 @@ pub fn fgsm(surface: &Surface, start: Tensor<2>, goal: &Goal, epsilon: f64) -> A
 }
 
 /// Projected gradient descent on the goal's loss inside the `epsilon`-ball and the surface's box.
-pub fn pgd(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig) -> Adversarials {
-    let z = pgd_points(surface, start.clone(), goal, config);
+pub fn pgd(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig) -> Result<Adversarials, Error> {
+    let z = pgd_points(surface, start.clone(), goal, config)?;
     let batch = start.dims()[0];
-    Adversarials::measure(surface, start, z, goal, Vec::new(), vec![config.steps; batch])
+    Ok(Adversarials::measure(surface, start, z, goal, Vec::new(), vec![config.steps; batch]))
 }
 
 /// [`pgd`]'s points alone, unmeasured: nothing is read back from the device (what adversarial
 /// training takes inside its steps).
-pub fn pgd_points(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig) -> Tensor<2> {
+pub fn pgd_points(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &PgdConfig) -> Result<Tensor<2>, Error> {
+    config.check()?;
     let [batch, width] = start.dims();
     let eps = config.epsilon;
     let mut z = start.clone();
@@ -77,7 +86,7 @@ pub fn pgd_points(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &Pgd
         };
         z = project(surface, &start, z + noise, config);
     }
-    descend(surface, start, z, config, |logits| goal.loss(logits))
+    Ok(descend(surface, start, z, config, |logits| goal.loss(logits)))
 }
 
 /// `config.steps` gradient steps from `z` that lower `objective` (per example `[batch]`, of the

@@ -14,6 +14,8 @@ use std::collections::VecDeque;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::config::{Invalid, at_least_one, ensure};
+
 /// A box `[lo, hi]` for every coordinate (`hi` may be infinite).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BoxBounds {
@@ -59,6 +61,18 @@ pub struct LbfgsConfig {
     pub value_tolerance: f64,
     /// Halvings of the step the line search tries.
     pub line_search_steps: usize,
+}
+
+impl LbfgsConfig {
+    pub fn check(&self) -> Result<(), Invalid> {
+        at_least_one(self.history, "history")?;
+        at_least_one(self.max_iterations, "iterations")?;
+        at_least_one(self.line_search_steps, "line_search_steps")?;
+        for (value, field) in [(self.tolerance, "tolerance"), (self.value_tolerance, "value_tolerance")] {
+            ensure(value.is_finite() && value >= 0.0, field, || format!("{value} is not a tolerance (finite, ≥ 0)"))?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for LbfgsConfig {

@@ -16,6 +16,8 @@ pub mod target;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Invalid;
+
 pub use apgd::{ApgdConfig, ApgdLoss, apgd};
 pub use gradient::{Norm, PgdConfig, descend, descent_step, fgsm, pgd, pgd_points, project};
 pub use lbfgs::{BoxBounds, LbfgsConfig};
@@ -32,6 +34,16 @@ pub enum Error {
     Layer { layer: usize, depth: usize },
     #[error("target label {target} is not a class 0-{}", classes - 1)]
     Target { target: usize, classes: usize },
+    #[error("images of shape {shape:?} do not have the surface's {width} values")]
+    Shape { shape: [usize; 3], width: usize },
+    /// A setting the attack cannot work with (its config's `check`).
+    #[error(transparent)]
+    Config(#[from] Invalid),
+}
+
+/// Checks a radius (or a noise's size): finite and positive.
+pub(crate) fn positive(value: f64, field: &'static str) -> Result<(), Invalid> {
+    crate::config::ensure(value.is_finite() && value > 0.0, field, || format!("{value} is not a positive finite size"))
 }
 
 /// What an attack made, measured by the model (success is checked, never assumed).

@@ -120,6 +120,10 @@ pub enum Error {
     NoImages,
     #[error("{asked} images asked for, but the test set has {available}")]
     TooMany { asked: usize, available: usize },
+    #[error(transparent)]
+    NonFinite(#[from] crate::model::NonFinite),
+    #[error(transparent)]
+    Attack(#[from] super::Error),
 }
 
 /// How far the ensemble has come at one radius, told after each batch of each pass (APGD-T makes
@@ -165,7 +169,8 @@ pub fn robustness(
     let mut robust = Vec::new();
     for chunk in all.chunks(config.batch) {
         let batch = set.batch(chunk);
-        let predicted: Vec<i64> = model.forward(batch.inputs).argmax(1).into_data().iter::<i64>().collect();
+        let logits = crate::model::finite(model.forward(batch.inputs))?;
+        let predicted: Vec<i64> = logits.argmax(1).into_data().iter::<i64>().collect();
         robust.extend(chunk.iter().zip(predicted).filter(|(i, p)| *p == images.labels[**i] as i64).map(|(i, _)| *i));
     }
     let clean = robust.len();
@@ -195,7 +200,7 @@ pub fn robustness(
                     examples: images.len(),
                     seconds: started.elapsed().as_secs_f64(),
                 })
-            });
+            })?;
         }
         let (seconds, broken) = (begun.elapsed().as_secs_f64(), before - robust.len());
         if attack == EnsembleAttack::Square && broken > 0 && !attacks.is_empty() {
@@ -239,7 +244,7 @@ fn survivors(
     config: &RobustnessConfig,
     run: Run,
     attacked: &mut dyn FnMut(usize, usize),
-) -> Vec<usize> {
+) -> Result<Vec<usize>, super::Error> {
     let apgd_config = ApgdConfig { iterations: config.iterations, ..ApgdConfig::new(config.norm, config.epsilon) };
     let square_config = SquareConfig {
         queries: config.square_queries,
@@ -251,19 +256,19 @@ fn survivors(
     for chunk in robust.chunks(config.batch) {
         let batch = set.batch(chunk);
         let made = match run {
-            Run::CrossEntropy => apgd(surface, batch.inputs, &batch.labels, &ApgdLoss::CrossEntropy, &apgd_config),
+            Run::CrossEntropy => apgd(surface, batch.inputs, &batch.labels, &ApgdLoss::CrossEntropy, &apgd_config)?,
             Run::Targeted(rank) => {
                 let order = surface.logits(batch.inputs.clone()).argsort_descending(1);
                 let loss = ApgdLoss::TargetedDlr(order.narrow(1, rank - 1, 1).reshape([chunk.len()]));
-                apgd(surface, batch.inputs, &batch.labels, &loss, &apgd_config)
+                apgd(surface, batch.inputs, &batch.labels, &loss, &apgd_config)?
             }
-            Run::Square(shape) => square(surface, batch.inputs, &batch.labels, shape, &square_config),
+            Run::Square(shape) => square(surface, batch.inputs, &batch.labels, shape, &square_config)?,
         };
         left.extend(chunk.iter().zip(&made.success).filter(|(_, broken)| !**broken).map(|(i, _)| *i));
         done += chunk.len();
         attacked(done, done - left.len());
     }
-    left
+    Ok(left)
 }
 
 /// AutoAttack's checks of the model on the examples it classifies right.

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::lbfgs::{LbfgsConfig, Objective, minimize};
 use super::surface::{Goal, Surface, distortion};
-use super::{Adversarials, bools, floats};
+use super::{Adversarials, Error, bools, floats, positive};
+use crate::config::{Invalid, at_least_one, ensure};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -45,6 +46,18 @@ impl LbfgsAttackConfig {
         let mut config = LbfgsAttackConfig { search_steps, ..Default::default() };
         config.solver.max_iterations = iterations;
         config
+    }
+
+    /// The solver's settings, at least one value of c, and `min_c ≤ initial_c ≤ max_c`, all positive.
+    pub fn check(&self) -> Result<(), Invalid> {
+        self.solver.check()?;
+        at_least_one(self.search_steps, "search_steps")?;
+        positive(self.min_c, "min_c")?;
+        positive(self.max_c, "max_c")?;
+        positive(self.initial_c, "initial_c")?;
+        ensure(self.min_c <= self.initial_c && self.initial_c <= self.max_c, "initial_c", || {
+            format!("{} is outside [min_c, max_c] = [{}, {}]", self.initial_c, self.min_c, self.max_c)
+        })
     }
 }
 
@@ -99,7 +112,13 @@ impl CSearch {
 }
 
 /// Minimal adversarial perturbations of `start` (layer activations, inside the surface's box).
-pub fn lbfgs(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &LbfgsAttackConfig) -> Adversarials {
+pub fn lbfgs(
+    surface: &Surface,
+    start: Tensor<2>,
+    goal: &Goal,
+    config: &LbfgsAttackConfig,
+) -> Result<Adversarials, Error> {
+    config.check()?;
     let [batch, width] = start.dims();
     let device = start.device();
     let mut searches: Vec<CSearch> =
@@ -111,7 +130,7 @@ pub fn lbfgs(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &LbfgsAtt
     let mut iterations = vec![0; batch];
     let mut last = start.clone();
 
-    for _ in 0..config.search_steps.max(1) {
+    for _ in 0..config.search_steps {
         let c: Vec<f32> = searches.iter().map(|s| s.c as f32).collect();
         let c_column = Tensor::<2>::from_data(TensorData::new(c, [batch, 1]), &device);
         let objective = PenalisedLoss { surface, origin: start.clone(), c: c_column, goal };
@@ -143,5 +162,5 @@ pub fn lbfgs(surface: &Surface, start: Tensor<2>, goal: &Goal, config: &LbfgsAtt
     let failed =
         Tensor::<1, Bool>::from_data(TensorData::new(success.iter().map(|s| !s).collect::<Vec<_>>(), [batch]), &device);
     let adversarial = best.mask_where(failed.reshape([batch, 1]).expand([batch, width]), last);
-    Adversarials::measure(surface, start, adversarial, goal, best_c, iterations)
+    Ok(Adversarials::measure(surface, start, adversarial, goal, best_c, iterations))
 }

@@ -15,9 +15,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::Adversarials;
 use super::gradient::Norm;
 use super::surface::{Goal, Surface};
+use super::{Adversarials, Error, positive};
+use crate::config::{Invalid, at_least_one, ensure};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +37,14 @@ impl SquareConfig {
     /// AutoAttack's setting at radius `epsilon`: 5,000 queries, p_init = 0.8.
     pub fn new(norm: Norm, epsilon: f64) -> SquareConfig {
         SquareConfig { norm, epsilon, queries: 5000, p_init: 0.8, seed: 0 }
+    }
+
+    pub fn check(&self) -> Result<(), Invalid> {
+        positive(self.epsilon, "epsilon")?;
+        at_least_one(self.queries, "queries")?;
+        ensure(self.p_init > 0.0 && self.p_init <= 1.0, "p_init", || {
+            format!("{} is not a share in (0, 1]", self.p_init)
+        })
     }
 }
 
@@ -70,15 +79,18 @@ pub fn square(
     labels: &Tensor<1, Int>,
     shape: [usize; 3],
     config: &SquareConfig,
-) -> Adversarials {
+) -> Result<Adversarials, Error> {
+    config.check()?;
     let [_, width] = x.dims();
-    assert_eq!(shape.iter().product::<usize>(), width, "images of shape {shape:?} are {width} values");
+    if shape.iter().product::<usize>() != width {
+        return Err(Error::Shape { shape, width });
+    }
     let mut rng = StdRng::seed_from_u64(config.seed);
     let side = |i: usize, least: usize| {
         let side = (window_share(config.p_init, i, config.queries) * (shape[1] * shape[2]) as f64).sqrt().round();
         (side as usize).max(least).min(shape[1].min(shape[2]))
     };
-    match config.norm {
+    Ok(match config.norm {
         Norm::Linf => {
             let start =
                 into_box(surface, x.clone() + stripes(x.dims()[0], shape, config.epsilon, &mut rng, &x.device()));
@@ -106,7 +118,7 @@ pub fn square(
                 l2_point(surface, x.clone(), delta, config.epsilon)
             })
         }
-    }
+    })
 }
 
 /// The random search from `start`: `propose(i, x, best)` makes query `i`'s candidates for the

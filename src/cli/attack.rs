@@ -104,15 +104,19 @@ pub fn run(args: Args) -> Result<(), Error> {
             "summary": s,
         }));
     }
+    // The distortion is measured over the examples the attack broke: with none, there is none.
+    let distortion = if s.success_rate > 0.0 {
+        format!("distortion mean {:.4} median {:.4}", s.mean_distortion, s.median_distortion)
+    } else {
+        "no example succeeded, so no distortion".into()
+    };
     println!(
-        "{} {:?} layer {}: {} examples, success {:.1}%, distortion mean {:.4} median {:.4}, {:.4} s per example",
+        "{} {:?} layer {}: {} examples, success {:.1}%, {distortion}, {:.4} s per example",
         loaded.name,
         args.method,
         args.layer,
         s.examples,
         100.0 * s.success_rate,
-        s.mean_distortion,
-        s.median_distortion,
         s.seconds_per_example
     );
     Ok(())

@@ -12,8 +12,8 @@ pub struct Args {
     /// The recipes to compare, e.g. recipes/fc100-100-10-weight-decay.toml recipes/fc100-100-10-dropout.toml.
     #[arg(required = true, num_args = 1..)]
     recipes: Vec<PathBuf>,
-    /// Train each recipe with seeds 1..=K.
-    #[arg(long, default_value_t = 3)]
+    /// Train each recipe with seeds 1..=K (K ≥ 1).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     seeds: u64,
     /// Override a key of every recipe, e.g. --set train.epochs=5 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -43,7 +43,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Error> {
     let options = CompareOptions {
         recipes: args.recipes,
-        seeds: args.seeds.max(1),
+        seeds: args.seeds,
         sets: args.sets,
         output: args.output,
         device: args.device,

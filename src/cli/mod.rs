@@ -156,6 +156,10 @@ fn message(e: &Error) -> String {
         Error::Attack(attacks::Error::Attack(attack::Error::Layer { layer, depth })) => {
             format!("--layer {layer} is out of range: the model has layers 0 (the input) to {}", depth - 1)
         }
+        // `attack --method noise` takes its standard deviation as --epsilon.
+        Error::Attack(attacks::Error::Attack(attack::Error::Config(Invalid { field, message }))) => {
+            format!("--{} {message}", if *field == "stddev" { "epsilon".into() } else { field.replace('_', "-") })
+        }
         Error::Units(units::Error::Layer { layer, depth }) => {
             format!("--layer {layer}: units are the outputs of hidden layers 1 to {}", depth - 1)
         }
@@ -185,13 +189,15 @@ fn message(e: &Error) -> String {
 /// The exit code: 2 for a usage error (a bad flag or recipe), 128 + the signal for a run stopped
 /// by SIGINT or SIGTERM (130, 143), 1 for a failure.
 fn exit_code(e: &Error) -> u8 {
-    use blindspot::attack::robustness;
+    use blindspot::attack::{self, robustness};
+    use blindspot::experiments::attack as attacks;
     use blindspot::train::trainer::Error as Train;
     match e {
         Error::Usage(_) | Error::Recipe(_) | Error::UnknownArch { .. } => 2,
         Error::Robustness(
             robustness::Error::Config(_) | robustness::Error::NoImages | robustness::Error::TooMany { .. },
         ) => 2,
+        Error::Attack(attacks::Error::Attack(attack::Error::Config(_))) => 2,
         Error::Train(Train::Interrupted { signal, .. }) => u8::try_from(128 + signal).unwrap_or(1),
         _ => 1,
     }

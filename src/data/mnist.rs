@@ -40,6 +40,14 @@ impl DatasetName {
         10
     }
 
+    /// The size of the published training set (what a data folder of this set holds).
+    pub fn training_images(self) -> usize {
+        match self {
+            DatasetName::Mnist | DatasetName::FashionMnist => 60_000,
+            DatasetName::Cifar10 => 50_000,
+        }
+    }
+
     /// Where the dataset lives when neither `--data-dir` nor `BLINDSPOT_DATA_DIR` says otherwise.
     pub fn default_dir(self) -> PathBuf {
         match self {
@@ -87,6 +95,17 @@ pub enum Split {
     P1,
     /// The second disjoint half.
     P2,
+}
+
+impl Split {
+    /// The images of a training set of `total` that this split takes.
+    pub fn of(self, total: usize) -> usize {
+        match self {
+            Split::Full => total,
+            Split::P1 => total / 2,
+            Split::P2 => total - total / 2,
+        }
+    }
 }
 
 /// Reads an IDX image file and its label file (checksums where known) as an image set of 10 classes.

@@ -84,7 +84,7 @@ pub fn run_attack(
         let start = surface.start(batch.inputs);
         let goal =
             options.target.goal(&batch.labels, surface.logits(start.clone()), options.seed.wrapping_add(b as u64))?;
-        let result = attack_batch(&surface, start, &goal, options);
+        let result = attack_batch(&surface, start, &goal, options)?;
         batches.push(result);
         progress(batches.iter().map(Adversarials::len).sum());
     }
@@ -94,7 +94,12 @@ pub fn run_attack(
 }
 
 /// One attack on one batch of starting activations.
-pub fn attack_batch(surface: &Surface, start: Tensor<2>, goal: &Goal, options: &AttackOptions) -> Adversarials {
+pub fn attack_batch(
+    surface: &Surface,
+    start: Tensor<2>,
+    goal: &Goal,
+    options: &AttackOptions,
+) -> Result<Adversarials, attack::Error> {
     match options.method {
         AttackMethod::Lbfgs => attack::lbfgs(surface, start, goal, &options.lbfgs),
         AttackMethod::Fgsm => attack::fgsm(surface, start, goal, options.pgd.epsilon),
@@ -168,7 +173,7 @@ pub fn pgd_accuracy(loaded: &LoadedModel, n: usize, epsilon: f64, steps: usize, 
     let mut right = 0usize;
     for batch in images.in_order(500) {
         let goal = TargetKind::Untargeted.goal(&batch.labels, loaded.model.forward(batch.inputs.clone()), 0)?;
-        let adv = crate::attack::pgd(&surface, batch.inputs, &goal, &config);
+        let adv = crate::attack::pgd(&surface, batch.inputs, &goal, &config)?;
         right += adv.success.iter().filter(|&&s| !s).count();
     }
     Ok(right as f64 / images.len().max(1) as f64)

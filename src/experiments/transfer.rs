@@ -86,6 +86,13 @@ pub fn transfer(
     device: &Device,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<TransferTable, Error> {
+    for &stddev in &options.noise {
+        crate::attack::positive(stddev, "noise").map_err(attack::Error::from)?;
+    }
+    if let Some(size) = options.magnify {
+        crate::attack::positive(size, "magnify").map_err(attack::Error::from)?;
+    }
+    options.lbfgs.check().map_err(attack::Error::from)?;
     let first = sources.first().ok_or(Error::NoModels)?;
     if let Some(other) = sources.iter().chain(models).find(|m| m.data != first.data) {
         return Err(Error::MixedData {
@@ -118,7 +125,7 @@ pub fn transfer(
                 model.model.forward(batch.inputs.clone()),
                 options.seed.wrapping_add(b as u64),
             )?;
-            let adv = attack::lbfgs(&surface, batch.inputs, &goal, &options.lbfgs);
+            let adv = attack::lbfgs(&surface, batch.inputs, &goal, &options.lbfgs)?;
             distortion.extend(adv.distortion.iter().copied());
             made.push(adv.adversarial);
             progress(k * options.n + made.iter().map(|t| t.dims()[0]).sum::<usize>(), total);
@@ -134,7 +141,7 @@ pub fn transfer(
     let surface = Surface::new(&first.model, 0)?;
     let untargeted = Goal { labels: all.labels.clone(), targets: None };
     for &stddev in &options.noise {
-        let noisy = attack::gaussian(&surface, all.inputs.clone(), &untargeted, stddev);
+        let noisy = attack::gaussian(&surface, all.inputs.clone(), &untargeted, stddev)?;
         rows.push(TransferRow {
             source: format!("Gaussian noise, stddev {stddev}"),
             errors: errors(models, &noisy.adversarial, &all.labels),
@@ -143,7 +150,7 @@ pub fn transfer(
     }
     if let Some(size) = options.magnify {
         for (name, made) in &perturbations {
-            let big = attack::magnify(&surface, all.inputs.clone(), made.clone(), &untargeted, size);
+            let big = attack::magnify(&surface, all.inputs.clone(), made.clone(), &untargeted, size)?;
             rows.push(TransferRow {
                 source: format!("magnified to {size}: {name}"),
                 errors: errors(models, &big.adversarial, &all.labels),

@@ -21,6 +21,8 @@ pub enum Error {
     Read { path: PathBuf, reason: String },
     #[error("{path}: does not hold a {arch}: {reason}")]
     Mismatch { path: PathBuf, arch: String, reason: String },
+    #[error("{path}: {count} weights are NaN or infinite: refused (a model with them answers NaN)")]
+    NonFinite { path: PathBuf, count: usize },
 }
 
 /// For each layer: its module path in a [`Stack`] (`layers.k.linear` / `layers.k.conv`) and its
@@ -96,7 +98,10 @@ pub fn import(path: &Path, spec: &ModelSpec, device: &Device) -> Result<Stack, E
     if !result.unused.is_empty() {
         return Err(mismatch(format!("unexpected tensors {}", result.unused.join(", "))));
     }
-    Ok(model)
+    match super::non_finite_weights(&model) {
+        0 => Ok(model),
+        count => Err(Error::NonFinite { path: path.to_path_buf(), count }),
+    }
 }
 
 fn regex_escape(s: &str) -> String {

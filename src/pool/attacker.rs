@@ -68,7 +68,8 @@ pub fn generate(
         PoolAttack::Lbfgs { search_steps, iterations, .. } => {
             attack::lbfgs(&surface, start, &goal, &LbfgsAttackConfig::new(*search_steps, *iterations))
         }
-    };
+    }
+    .expect("the pool's config is checked (its attack's settings included) before its attackers start");
     let width = adv.adversarial.dims()[1];
     let values: Vec<f32> = adv.adversarial.to_data().iter::<f32>().collect();
     let mut rows = Vec::with_capacity(values.len());

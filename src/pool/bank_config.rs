@@ -93,9 +93,7 @@ impl BankConfig {
     /// Checks every field, and the fields against a run of `epochs` epochs: the perturbations must
     /// be able to reach the radius's edge from the centre within the run, the ramp must end in it.
     pub fn check(&self, epochs: usize) -> Result<(), Invalid> {
-        ensure(self.epsilon.is_finite() && self.epsilon > 0.0 && self.epsilon <= 1.0, "epsilon", || {
-            format!("{} is not a radius in (0, 1] (pixels are in [0, 1])", self.epsilon)
-        })?;
+        crate::config::pixel_radius(self.epsilon, "epsilon")?;
         at_least_one(self.steps, "steps")?;
         if let Some(size) = self.step_size {
             ensure(size.is_finite() && size > 0.0, "step_size", || format!("{size} is not a positive step"))?;

@@ -82,6 +82,9 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
 
 /// Trains what is missing and measures every run.
 pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<Comparison, crate::Error> {
+    if options.seeds == 0 {
+        return Err(crate::Error::Usage("compare needs at least one seed".into()));
+    }
     let device = options.device.device()?;
     let bases = options.recipes.iter().map(|path| recipe::load(path, &options.sets)).collect::<Result<Vec<_>, _>>()?;
     let radii = if options.radii.is_empty() { default_radii(&bases) } else { options.radii.clone() };
@@ -146,12 +149,13 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
     })
 }
 
-/// The radii `recipes` train at (their input pools' (FGSM, PGD) and fresh examples'), and the
+/// The radii `recipes` train at (their input pools' (FGSM, PGD), fresh examples' and banks'), and the
 /// standard 0.3, in increasing order.
 fn default_radii(recipes: &[recipe::Recipe]) -> Vec<f64> {
     let pools = recipes.iter().filter_map(|r| r.adversarial.as_ref()?.epsilon_of(0));
     let fresh = recipes.iter().filter_map(|r| Some(r.fresh.as_ref()?.epsilon));
-    let mut radii: Vec<f64> = pools.chain(fresh).chain([STANDARD_EPSILON]).collect();
+    let bank = recipes.iter().filter_map(|r| Some(r.bank.as_ref()?.epsilon));
+    let mut radii: Vec<f64> = pools.chain(fresh).chain(bank).chain([STANDARD_EPSILON]).collect();
     radii.sort_by(f64::total_cmp);
     radii.dedup();
     radii
@@ -167,20 +171,24 @@ impl Comparison {
             .recipes
             .iter()
             .map(|r| {
-                let col = |f: fn(&RunFigures) -> f64| mean_sd(&r.runs.iter().map(f).collect::<Vec<_>>());
-                let (e, e_sd) = col(|x| x.test_error);
-                let (d, d_sd) = col(|x| x.mean_distortion);
-                let (l, _) = col(|x| x.lipschitz_bound);
-                let (t, _) = col(|x| x.train_seconds);
+                let col = |f: &dyn Fn(&RunFigures) -> f64| mean_sd(&r.runs.iter().map(f).collect::<Vec<_>>());
+                // With one seed there is no spread to show.
+                let spread = |sd: f64, digits: usize| {
+                    if r.runs.len() > 1 { format!(" ± {sd:.digits$}") } else { String::new() }
+                };
+                let (e, e_sd) = col(&|x| x.test_error);
+                let (d, d_sd) = col(&|x| x.mean_distortion);
+                let (l, _) = col(&|x| x.lipschitz_bound);
+                let (t, _) = col(&|x| x.train_seconds);
                 let mut row = vec![
                     r.recipe.clone(),
                     r.runs.len().to_string(),
-                    format!("{:.2}% ± {:.2}", 100.0 * e, 100.0 * e_sd),
-                    format!("{d:.4} ± {d_sd:.4}"),
+                    format!("{:.2}%{}", 100.0 * e, spread(100.0 * e_sd, 2)),
+                    format!("{d:.4}{}", spread(d_sd, 4)),
                 ];
                 for k in 0..self.radii.len() {
-                    let (p, p_sd) = mean_sd(&r.runs.iter().map(|x| x.robust_accuracy[k]).collect::<Vec<_>>());
-                    row.push(format!("{:.1}% ± {:.1}", 100.0 * p, 100.0 * p_sd));
+                    let (p, p_sd) = col(&|x| x.robust_accuracy[k]);
+                    row.push(format!("{:.1}%{}", 100.0 * p, spread(100.0 * p_sd, 1)));
                 }
                 row.extend([format!("{l:.3}"), format!("{t:.0}")]);
                 row

@@ -187,6 +187,7 @@ fn validate(r: &Recipe) -> Result<(), (String, String)> {
     let section = |name: &'static str| move |e: crate::config::Invalid| (format!("{name}.{}", e.field), e.message);
     r.optimizer.check().map_err(section("optimizer"))?;
     r.train.check().map_err(section("train"))?;
+    validate_sizes(r)?;
     r.output.check().map_err(section("output"))?;
     if let Some(p) = &r.pretrain {
         validate_pretrain(p, r)?;
@@ -214,6 +215,42 @@ fn validate(r: &Recipe) -> Result<(), (String, String)> {
     }
     if let Some(l) = &r.lipschitz {
         validate_lipschitz(l, layers)?;
+    }
+    Ok(())
+}
+
+/// The training images the recipe's split leaves (the published set's size: a data folder of
+/// another size is checked again when the run starts), against the hold-out, the subset and the
+/// batch.
+fn validate_sizes(r: &Recipe) -> Result<(), (String, String)> {
+    let d = &r.data;
+    let split = d.split.of(d.dataset.training_images());
+    let named = format!("{} split {:?}", d.dataset, d.split).to_lowercase();
+    if d.validation >= split {
+        return Err((
+            "data.validation".into(),
+            format!("{} leaves none of the {split} images of {named}", d.validation),
+        ));
+    }
+    let held = split - d.validation;
+    if d.subset > held {
+        return Err((
+            "data.subset".into(),
+            format!(
+                "{} is more than the {held} training images {named} leaves (validation {})",
+                d.subset, d.validation
+            ),
+        ));
+    }
+    let train = if d.subset > 0 { d.subset } else { held };
+    if r.train.batch_size > train {
+        return Err((
+            "train.batch_size".into(),
+            format!(
+                "{} is larger than the run's {train} training images: every epoch would be one smaller batch",
+                r.train.batch_size
+            ),
+        ));
     }
     Ok(())
 }

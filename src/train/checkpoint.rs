@@ -38,6 +38,8 @@ pub enum Error {
     Mismatch { path: PathBuf, reason: String },
     #[error("{path}: unreadable or corrupt weights file: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error("{path}: {count} weights are NaN or infinite: the model cannot be measured or trained on")]
+    NonFinite { path: PathBuf, count: usize },
     #[error("{path}: names {name:?}, which is not a checkpoint folder of this run")]
     BadLatest { path: PathBuf, name: String },
     #[error("{run}: no complete checkpoint to resume from ({latest}); train without resuming to start over")]
@@ -154,7 +156,12 @@ impl Checkpoint {
         }
         let record = burn::store::ModuleRecord::load(&path)
             .map_err(|e| Error::Corrupt { path: path.clone(), reason: one_line(e) })?;
-        model.try_load_record(record).map_err(|e| Error::Mismatch { path, reason: one_line(e) })
+        let model =
+            model.try_load_record(record).map_err(|e| Error::Mismatch { path: path.clone(), reason: one_line(e) })?;
+        match crate::model::non_finite_weights(&model) {
+            0 => Ok(model),
+            count => Err(Error::NonFinite { path, count }),
+        }
     }
 
     /// `optimizer` with the saved state loaded into it.
@@ -216,6 +223,25 @@ impl Checkpoint {
             }
         }
         Ok(final_dir)
+    }
+
+    /// Removes the half-written checkpoint folders (`.epoch-NNNN.tmp`) a run killed while saving
+    /// (a full disk, a crash) left in `run_dir`; nothing else is touched. Returns how many.
+    pub fn clear_stale(run_dir: &Path) -> Result<usize, Error> {
+        let stale: Vec<PathBuf> = fs::read_dir(run_dir)
+            .map_err(io(run_dir))?
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let epoch = name.strip_prefix(".epoch-").and_then(|n| n.strip_suffix(".tmp"));
+                epoch.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) && e.path().is_dir()
+            })
+            .map(|e| e.path())
+            .collect();
+        for path in &stale {
+            fs::remove_dir_all(path).map_err(io(path))?;
+        }
+        Ok(stale.len())
     }
 
     /// The run's checkpoint folders (`epoch-NNNN`) with their epochs, newest first.

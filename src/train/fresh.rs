@@ -95,9 +95,7 @@ impl FreshConfig {
     /// Checks every field that does not depend on the run (the trainer checks the ramp against
     /// its epochs).
     pub fn check(&self) -> Result<(), Invalid> {
-        ensure(self.epsilon.is_finite() && self.epsilon > 0.0, "epsilon", || {
-            format!("{} is not a positive radius", self.epsilon)
-        })?;
+        crate::config::pixel_radius(self.epsilon, "epsilon")?;
         match (self.method, self.steps) {
             (FreshMethod::Pgd, Some(steps)) => at_least_one(steps, "steps")?,
             (FreshMethod::FgsmRs, Some(_)) => {
@@ -174,7 +172,7 @@ impl FreshConfig {
         let k = ((self.ratio * n as f64).round() as usize).clamp(1, n);
         let labels = batch.labels.clone().narrow(0, 0, k);
         let start = batch.inputs.clone().narrow(0, 0, k);
-        let adversarial = pgd_points(&surface, start, &Goal { labels, targets: None }, &attack);
+        let adversarial = pgd_points(&surface, start, &Goal { labels, targets: None }, &attack)?;
         let inputs =
             if k == n { adversarial } else { Tensor::cat(vec![adversarial, batch.inputs.narrow(0, k, n - k)], 0) };
         Ok((Batch { inputs, labels: batch.labels }, None))

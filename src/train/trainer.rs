@@ -401,6 +401,7 @@ impl<M: PoolModel> Trainer<M> {
         let optim = optimizer::build(&self.optimizer);
         let resumed = if self.resume { Checkpoint::resumable(run_dir, model.clone(), optim.clone())? } else { None };
         if let Some(resumed) = resumed {
+            Checkpoint::clear_stale(run_dir)?;
             if let Some(damaged) = &resumed.skipped {
                 eprintln!("warning: {damaged}; resuming from {} instead", resumed.checkpoint.dir.display());
             }
