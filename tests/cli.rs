@@ -125,6 +125,16 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
         "--layer 3 is out of range: the model has layers 0 (the input) to 2",
     );
     assert_one_line_error(&run(&["attack", ckpt, "--n", "20000"]), 1, "--n 20000: the test set has only");
+    // The attacks check their own settings: every front end gets the same line.
+    for (method, epsilon) in [("pgd", "-1"), ("pgd", "nan"), ("fgsm", "-0.2"), ("noise", "inf")] {
+        let out = run(&["attack", ckpt, "--method", method, "--epsilon", epsilon, "--n", "5"]);
+        assert_one_line_error(&out, 2, &format!("--epsilon {epsilon} is not a positive finite size"));
+    }
+    assert_one_line_error(&run(&["attack", ckpt, "--method", "pgd", "--steps", "0"]), 2, "--steps must be at least 1");
+    assert_one_line_error(&run(&["attack", ckpt, "--search-steps", "0"]), 2, "--search-steps must be at least 1");
+    // An attack that breaks nothing has no distortion to report, not a NaN.
+    let out = run(&["attack", ckpt, "--method", "fgsm", "--epsilon", "1e-6", "--n", "5"]);
+    assert!(out.status.success() && stdout(&out).contains("no example succeeded"), "{}", stdout(&out));
     assert_one_line_error(&run(&["attack", "no/such/run"]), 1, "no/such/run: no such file or folder");
     // A checkpoint whose recipe names another architecture than its weights.
     let latest = std::fs::read_to_string(run_dir.join("latest")).unwrap();

@@ -95,6 +95,12 @@ fn imported_pytorch_weights_round_trip() {
         1,
         "does not hold a fc100-100-10",
     );
+    // Weights that are not numbers are refused where they enter.
+    let spoiled = tmp.path().join("nan.safetensors");
+    python(&["nan", original.to_str().unwrap(), spoiled.to_str().unwrap()]);
+    let args = ["import", spoiled.to_str().unwrap(), "--arch", "convnet", "--output", tmp.path().to_str().unwrap()];
+    assert_one_line_error(&run(&args), 1, "nan.safetensors: 1 weights are NaN or infinite: refused");
+    assert!(!tmp.path().join("nan").exists(), "nothing written");
     assert_one_line_error(
         &run(&["import", "no/such.safetensors", "--arch", "convnet"]),
         1,

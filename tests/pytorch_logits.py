@@ -1,9 +1,11 @@
 """Loads weights that `blindspot export` wrote into the PyTorch nn.Sequential of the architecture
 (README: "PyTorch naming") and prints its logits for the first N MNIST test images as JSON.
-It can also write fresh PyTorch weights for `blindspot import`.
+It can also write fresh PyTorch weights for `blindspot import`, and spoil one weight of a file
+with NaN.
 
   pytorch_logits.py logits ARCH FILE.safetensors N
-  pytorch_logits.py init ARCH FILE.safetensors SEED"""
+  pytorch_logits.py init ARCH FILE.safetensors SEED
+  pytorch_logits.py nan FILE.safetensors OUT.safetensors"""
 import gzip
 import json
 import pathlib
@@ -46,6 +48,11 @@ elif sys.argv[1] == "init":
     torch.manual_seed(int(sys.argv[4]))
     model = sequential(arch)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path)
+elif sys.argv[1] == "nan":
+    tensors = load_file(sys.argv[2])
+    first = sorted(tensors)[0]
+    tensors[first].view(-1)[0] = float("nan")
+    save_file(tensors, sys.argv[3])
 else:
     arch, path, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
     model = sequential(arch)

@@ -176,6 +176,38 @@ fn absurd_values_name_the_key_and_line() {
             "arch = \"ae400-10\"\n[pretrain]\nautoencoder_epochs = 1\nclassifier_epochs = 1\nsparsity_target = 1.5",
             "r.toml:7: pretrain.sparsity_target: 1.5 is not in (0, 1)",
         ),
+        // Radii around input images stop at the pixel box: at 1 every pixel is already free.
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[fresh]\nmethod = \"pgd\"\nepsilon = 3.0",
+            "r.toml:12: fresh.epsilon: 3 is not an L∞ radius in (0, 1]",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[adversarial]\nlayers = [0, 1]\nmethod = \"pgd\"\nepsilon = [2.0, 5.0]",
+            "r.toml:13: adversarial.epsilon: 2 is not an L∞ radius in (0, 1]",
+        ),
+        // The split's size is known before any image is read.
+        (
+            "batch_size = 64",
+            "batch_size = 100000000000",
+            "r.toml:9: train.batch_size: 100000000000 is larger than the run's 60000",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 40000\n[data]\nsplit = \"p1\"",
+            "r.toml:9: train.batch_size: 40000 is larger than the run's 30000",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[data]\nvalidation = 60000",
+            "r.toml:11: data.validation: 60000 leaves none of the 60000 images of mnist split full",
+        ),
+        (
+            "batch_size = 64",
+            "batch_size = 64\n[data]\nvalidation = 10000\nsubset = 55000",
+            "r.toml:12: data.subset: 55000 is more than the 50000 training images",
+        ),
     ];
     for (from, to, expected) in cases {
         let msg = err(&GOOD.replace(from, to), &[]);

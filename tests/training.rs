@@ -152,8 +152,17 @@ fn resume_after_kill_9_at_random_moments_matches_an_uninterrupted_run() {
     assert!(kills >= 5, "seed {seed}: only {kills} runs were killed before the run ended");
     assert!(in_writes >= 1, "seed {seed}: no kill landed inside a checkpoint write");
 
+    // What a run killed inside a write leaves (a half-written checkpoint folder) goes when it resumes;
+    // nothing else in the folder is touched.
+    let stale = run_dir.join(".epoch-0099.tmp");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("model.bpk"), b"half").unwrap();
+    let (notes, own) = (run_dir.join(".epoch-notes.tmp"), run_dir.join("notes.txt"));
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(&own, b"mine").unwrap();
     let out = run(&["train", recipe_cut.to_str().unwrap(), "--resume"]);
     assert!(out.status.success(), "seed {seed}: {}", stderr(&out));
+    assert!(!stale.exists() && notes.is_dir() && own.is_file(), "only the stale checkpoint folder is cleared");
     let a = metrics(&whole.join("runs/r"));
     let b = metrics(&run_dir);
     assert!(a["history"][0]["lipschitz_network"].as_f64().is_some(), "the bounds are among the figures");

@@ -36,6 +36,8 @@ pub enum Error {
     Target { target: usize, classes: usize },
     #[error("images of shape {shape:?} do not have the surface's {width} values")]
     Shape { shape: [usize; 3], width: usize },
+    #[error(transparent)]
+    NonFinite(#[from] crate::model::NonFinite),
     /// A setting the attack cannot work with (its config's `check`).
     #[error(transparent)]
     Config(#[from] Invalid),

@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use blindspot::attack::robustness;
+use blindspot::experiments::attack;
 use blindspot::recipe::compare::{CompareOptions, compare};
 use blindspot::recipe::runs::Progress;
 use blindspot::{DeviceChoice, Error};
@@ -53,7 +55,12 @@ pub fn run(args: Args) -> Result<(), Error> {
         ensemble: args.ensemble.config(blindspot::attack::Norm::Linf),
     };
     let mut terminal = Terminal::new();
-    let comparison = compare(&options, &mut terminal)?;
+    // The library's errors name its fields; this command calls two of them otherwise.
+    let comparison = compare(&options, &mut terminal).map_err(|e| match e {
+        Error::Robustness(robustness::Error::NoImages) => Error::Usage("--robust-images must be at least 1".into()),
+        Error::Attack(attack::Error::Zero) => Error::Usage("--distortion-images must be at least 1".into()),
+        e => e,
+    })?;
     terminal.message("");
     if args.json {
         return print_json(&comparison);

@@ -172,7 +172,15 @@ pub fn pgd_accuracy(loaded: &LoadedModel, n: usize, epsilon: f64, steps: usize, 
     device.seed(1);
     let mut right = 0usize;
     for batch in images.in_order(500) {
-        let goal = TargetKind::Untargeted.goal(&batch.labels, loaded.model.forward(batch.inputs.clone()), 0)?;
+        let logits = crate::model::finite(loaded.model.forward(batch.inputs.clone()))
+            .map_err(|e| Error::Attack(attack::Error::from(e)))?;
+        // At radius 0 there is nothing to attack: the clean accuracy.
+        if epsilon == 0.0 {
+            let wrong = crate::train::evaluate::wrong(logits, batch.labels).into_scalar::<i64>() as usize;
+            right += batch.inputs.dims()[0] - wrong;
+            continue;
+        }
+        let goal = TargetKind::Untargeted.goal(&batch.labels, logits, 0)?;
         let adv = crate::attack::pgd(&surface, batch.inputs, &goal, &config)?;
         right += adv.success.iter().filter(|&&s| !s).count();
     }

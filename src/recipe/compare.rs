@@ -88,6 +88,18 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
     let device = options.device.device()?;
     let bases = options.recipes.iter().map(|path| recipe::load(path, &options.sets)).collect::<Result<Vec<_>, _>>()?;
     let radii = if options.radii.is_empty() { default_radii(&bases) } else { options.radii.clone() };
+    // Every measuring setting is checked before the first run trains.
+    if options.distortion_images == 0 {
+        return Err(crate::experiments::attack::Error::Zero.into());
+    }
+    if options.robust_images == 0 {
+        return Err(crate::attack::robustness::Error::NoImages.into());
+    }
+    for &epsilon in &radii {
+        RobustnessConfig { epsilon, ..options.ensemble.clone() }
+            .check()
+            .map_err(crate::attack::robustness::Error::from)?;
+    }
     let mut recipes = Vec::new();
     for base in bases {
         let mut runs = Vec::new();
