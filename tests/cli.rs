@@ -126,9 +126,11 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
     );
     assert_one_line_error(&run(&["attack", ckpt, "--n", "20000"]), 1, "--n 20000: the test set has only");
     // The attacks check their own settings: every front end gets the same line.
-    for (method, epsilon) in [("pgd", "-1"), ("pgd", "nan"), ("fgsm", "-0.2"), ("noise", "inf")] {
+    for (method, epsilon, shown) in
+        [("pgd", "-1", "-1"), ("pgd", "nan", "NaN"), ("fgsm", "-0.2", "-0.2"), ("noise", "inf", "inf")]
+    {
         let out = run(&["attack", ckpt, "--method", method, "--epsilon", epsilon, "--n", "5"]);
-        assert_one_line_error(&out, 2, &format!("--epsilon {epsilon} is not a positive finite size"));
+        assert_one_line_error(&out, 2, &format!("--epsilon {shown} is not a positive finite size"));
     }
     assert_one_line_error(&run(&["attack", ckpt, "--method", "pgd", "--steps", "0"]), 2, "--steps must be at least 1");
     assert_one_line_error(&run(&["attack", ckpt, "--search-steps", "0"]), 2, "--search-steps must be at least 1");
@@ -153,6 +155,14 @@ fn attack_command_reports_json_writes_the_figure_and_rejects_bad_input() {
         let out = run(&["eval", ckpt]);
         assert_one_line_error(&out, 1, "unreadable or corrupt weights file");
         assert!(!stderr(&out).contains("recipe"), "{what}: {}", stderr(&out));
+    }
+    // Weights that are not numbers: every measuring command refuses them with one line, none reports
+    // the accuracy of a model that answers NaN.
+    let device = blindspot::DeviceChoice::Cpu.device().unwrap();
+    let model = blindspot::model::zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap().init(&device);
+    burn::module::Module::save_file(burn::module::Module::map(model, &mut Spoil), &weights).unwrap();
+    for command in ["eval", "robustness", "attack"] {
+        assert_one_line_error(&run(&[command, ckpt]), 1, "weights are NaN or infinite");
     }
     std::fs::write(&weights, &bytes).unwrap();
     // `latest` may only name a checkpoint folder of the run.
@@ -341,6 +351,10 @@ fn compare_trains_every_recipe_for_every_seed_and_reuses_finished_runs() {
     assert!(table.contains("network Lipschitz bound"), "{table}");
     assert!(table.contains("robust accuracy (ε = 0.1) | robust accuracy (ε = 0.3)"), "{table}");
     assert_eq!(c["radii"], serde_json::json!([0.1, 0.3]), "the pool's radius and the standard one");
+    // One seed has no spread to show.
+    let one: Vec<&str> = args[..args.len() - 1].iter().map(|&a| if a == "2" { "1" } else { a }).collect();
+    let table = stdout(&run(&one));
+    assert!(table.contains("| 1 |") && !table.contains('±'), "{table}");
     // A changed recipe trains its runs over instead of reusing (or resuming) the old ones.
     let changed: Vec<&str> =
         args.iter().map(|&a| if a == "train.batch_size=32" { "train.batch_size=64" } else { a }).collect();
@@ -439,4 +453,16 @@ fn a_cifar10_recipe_trains_a_colour_model_with_a_pool_and_evaluates() {
     let bounds: serde_json::Value = serde_json::from_str(&table).unwrap();
     assert_eq!(bounds["input"], serde_json::json!([3, 32, 32]));
     assert!(bounds["layers"][0]["size"].as_str().unwrap().starts_with("3 × 5 × 5"), "{table}");
+}
+
+/// Turns every weight into NaN.
+struct Spoil;
+
+impl burn::module::ModuleMapper for Spoil {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::prelude::Tensor<D>>,
+    ) -> burn::module::Param<burn::prelude::Tensor<D>> {
+        param.map(|t| t.mul_scalar(f32::NAN))
+    }
 }

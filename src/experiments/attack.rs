@@ -71,7 +71,7 @@ pub fn run_attack(
     }
     let surface = Surface::new(&loaded.model, options.layer)?;
     let pool = loaded.images(options.images);
-    let chosen = correctly_classified(loaded, pool, options.n, device);
+    let chosen = correctly_classified(loaded, pool, options.n, device)?;
     if chosen.len() < options.n {
         return Err(Error::TooMany { n: options.n, available: chosen.len(), set: options.images });
     }
@@ -109,13 +109,19 @@ pub fn attack_batch(
 }
 
 /// Indices of the first `n` images of `images` that the model classifies correctly.
-fn correctly_classified(loaded: &LoadedModel, images: &Images, n: usize, device: &Device) -> Vec<usize> {
+fn correctly_classified(
+    loaded: &LoadedModel,
+    images: &Images,
+    n: usize,
+    device: &Device,
+) -> Result<Vec<usize>, attack::Error> {
     let set = DeviceImages::new(images, device);
     let mut chosen = Vec::with_capacity(n);
     let mut offset = 0;
     for batch in set.in_order(1000) {
         let len = batch.len();
-        let right = loaded.model.forward(batch.inputs).argmax(1).flatten::<1>(0, 1).equal(batch.labels);
+        let logits = crate::model::finite(loaded.model.forward(batch.inputs))?;
+        let right = logits.argmax(1).flatten::<1>(0, 1).equal(batch.labels);
         for (i, ok) in right.into_data().iter::<bool>().enumerate() {
             if ok && chosen.len() < n {
                 chosen.push(offset + i);
@@ -126,7 +132,7 @@ fn correctly_classified(loaded: &LoadedModel, images: &Images, n: usize, device:
             break;
         }
     }
-    chosen
+    Ok(chosen)
 }
 
 /// The paper's figure for the first `rows` attacked images: original (caption: its label) |
