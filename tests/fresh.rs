@@ -65,7 +65,7 @@ fn fresh_pgd_and_fast_fgsm_training_are_robust_where_clean_training_is_not() {
 fn bad_fresh_settings_are_one_line_errors_naming_the_key() {
     let tmp = tempfile::tempdir().unwrap();
     for (section, expected) in [
-        ("method = \"pgd\"\nepsilon = 0.0", "fresh.epsilon: 0 is not a positive radius"),
+        ("method = \"pgd\"\nepsilon = 0.0", "fresh.epsilon: 0 is not an L∞ radius in (0, 1]"),
         ("method = \"fgsm-rs\"\nepsilon = 0.3\nsteps = 3", "fresh.steps: fgsm-rs takes one step"),
         ("method = \"pgd\"\nepsilon = 0.3\nratio = 1.5", "fresh.ratio: 1.5 is not a share in (0, 1]"),
         ("method = \"pgd\"\nepsilon = 0.3\nramp_epochs = 4", "fresh.ramp_epochs: 4 is more than train.epochs = 3"),

@@ -201,12 +201,12 @@ fn absurd_values_name_the_key_and_line() {
         (
             "batch_size = 64",
             "batch_size = 64\n[data]\nvalidation = 60000",
-            "r.toml:11: data.validation: 60000 leaves none of the 60000 images of mnist split full",
+            "r.toml:11: data.validation: 60000 leaves none of the 60000 images of mnist's full split",
         ),
         (
             "batch_size = 64",
             "batch_size = 64\n[data]\nvalidation = 10000\nsubset = 55000",
-            "r.toml:12: data.subset: 55000 is more than the 50000 training images",
+            "r.toml:12: data.subset: 55000 is more than the 50000 images it is taken from (mnist's full split, 10000 held out",
         ),
     ];
     for (from, to, expected) in cases {

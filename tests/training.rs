@@ -415,10 +415,11 @@ fn a_data_subset_larger_than_its_set_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let recipe = quick_recipe(tmp.path(), "subset", FC_BODY);
     let path = recipe.to_str().unwrap();
+    // The training split's size is known before any image is read: a usage error.
     let out = run(&["train", path, "--set", "data.subset=100000"]);
-    assert_one_line_error(&out, 1, "data.subset: 100000 is more than the 60000 images it is taken from");
+    assert_one_line_error(&out, 2, "data.subset=100000: 100000 is more than the 60000 images it is taken from");
     let out = run(&["train", path, "--set", "data.validation=10000", "--set", "data.subset=55000"]);
-    assert_one_line_error(&out, 1, "data.subset: 55000 is more than the 50000 images it is taken from");
+    assert_one_line_error(&out, 2, "data.subset=55000: 55000 is more than the 50000 images it is taken from");
     let out = run(&["train", path, "--set", "data.test_subset=10001"]);
     assert_one_line_error(&out, 1, "data.test_subset: 10001 is more than the 10000 images it is taken from");
 }

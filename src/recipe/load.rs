@@ -225,7 +225,7 @@ fn validate(r: &Recipe) -> Result<(), (String, String)> {
 fn validate_sizes(r: &Recipe) -> Result<(), (String, String)> {
     let d = &r.data;
     let split = d.split.of(d.dataset.training_images());
-    let named = format!("{} split {:?}", d.dataset, d.split).to_lowercase();
+    let named = format!("{}'s {:?} split", d.dataset, d.split).to_lowercase();
     if d.validation >= split {
         return Err((
             "data.validation".into(),
@@ -237,7 +237,7 @@ fn validate_sizes(r: &Recipe) -> Result<(), (String, String)> {
         return Err((
             "data.subset".into(),
             format!(
-                "{} is more than the {held} training images {named} leaves (validation {})",
+                "{} is more than the {held} images it is taken from ({named}, {} held out for validation)",
                 d.subset, d.validation
             ),
         ));
