@@ -182,7 +182,7 @@ pub fn pgd_accuracy(loaded: &LoadedModel, n: usize, epsilon: f64, steps: usize, 
             .map_err(|e| Error::Attack(attack::Error::from(e)))?;
         // At radius 0 there is nothing to attack: the clean accuracy.
         if epsilon == 0.0 {
-            let wrong = crate::train::evaluate::wrong(logits, batch.labels).into_scalar::<i64>() as usize;
+            let wrong = crate::model::wrong(logits, batch.labels).into_scalar::<i64>() as usize;
             right += batch.inputs.dims()[0] - wrong;
             continue;
         }

@@ -65,10 +65,7 @@ fn errors(models: &[LoadedModel], inputs: &Tensor<2>, labels: &Tensor<1, Int>) -
     let n = labels.dims()[0] as f64;
     models
         .iter()
-        .map(|m| {
-            crate::train::evaluate::wrong(m.model.forward(inputs.clone()), labels.clone()).into_scalar::<i64>() as f64
-                / n
-        })
+        .map(|m| crate::model::wrong(m.model.forward(inputs.clone()), labels.clone()).into_scalar::<i64>() as f64 / n)
         .collect()
 }
 

@@ -19,7 +19,7 @@ use super::snapshot::{PoolModel, SnapshotCell};
 use crate::attack::{Goal, PgdConfig, Surface, descent_step};
 use crate::config::Invalid;
 use crate::data::{Batch, Images};
-use crate::model::Layered;
+use crate::model::{Layered, wrong};
 
 /// A slot never written, or emptied by a reset.
 pub(super) const EMPTY: u64 = u64::MAX;
@@ -336,9 +336,4 @@ impl Bank {
             self.tally.deepened += slots.len() as u64;
         }
     }
-}
-
-/// Misclassified rows, as a device scalar (no sync).
-fn wrong(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
-    logits.argmax(1).flatten::<1>(0, 1).not_equal(labels).int().sum()
 }

@@ -7,13 +7,14 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
 use super::average::WeightAverage;
-use super::evaluate::{error_rate, wrong};
+use super::evaluate::error_rate;
 use super::hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 use super::optimizer;
 use super::step::{Regularizers, train_step};
 use super::trainer::{Error, Trained, Trainer, epoch_seed};
 use crate::bounds::LipschitzPenalty;
 use crate::data::{DeviceImages, shuffled_batches};
+use crate::model::wrong;
 use crate::pool::{AdversarialLoader, Bank, PoolModel};
 
 /// The device sets of a run.

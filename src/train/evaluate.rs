@@ -3,7 +3,7 @@
 use burn::prelude::*;
 
 use crate::data::DeviceImages;
-use crate::model::Layered;
+use crate::model::{Layered, wrong};
 
 /// Batch size of evaluation passes: large enough to keep a GPU busy, small enough for a convnet's
 /// activations on a CPU.
@@ -21,9 +21,4 @@ pub fn error_rate(model: &dyn Layered, images: &DeviceImages) -> f64 {
         .reduce(|a, b| a + b)
         .expect("a non-empty set has a batch");
     errors.into_scalar::<i64>() as f64 / images.len() as f64
-}
-
-/// Number of misclassified examples as a device scalar (no sync).
-pub fn wrong(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
-    logits.argmax(1).flatten::<1>(0, 1).not_equal(labels).int().sum()
 }
