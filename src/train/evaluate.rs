@@ -1,7 +1,5 @@
 //! Error rates of a model on a set of images, in batches, with one device sync at the end.
 
-use burn::prelude::*;
-
 use crate::data::DeviceImages;
 use crate::model::{Layered, wrong};
 
