@@ -185,7 +185,7 @@ impl Dataset {
     /// The paper's disjoint halves of the training set: (P1, P2), 30,000 images each for MNIST.
     pub fn halves(&self) -> (Images, Images) {
         let order = permutation(self.train.len(), HALVES_SEED);
-        let (p1, p2) = order.split_at(self.train.len() / 2);
+        let (p1, p2) = order.split_at(Split::P1.of(self.train.len()));
         (self.train.select(p1), self.train.select(p2))
     }
 

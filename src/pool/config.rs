@@ -248,10 +248,7 @@ impl PoolConfig {
         match epsilon.values().iter().find(|r| !(r.is_finite() && **r > 0.0)) {
             Some(r) => Err(Invalid { field: "epsilon", message: format!("{r} is not a positive radius") }),
             // Activations of hidden layers have no upper bound; the input pool's pixels do.
-            None => match self.layers.iter().position(|&k| k == 0) {
-                Some(i) => crate::config::pixel_radius(epsilon.values()[i.min(epsilon.values().len() - 1)], "epsilon"),
-                None => Ok(()),
-            },
+            None => self.epsilon_of(0).map_or(Ok(()), |r| crate::config::pixel_radius(r, "epsilon")),
         }
     }
 }
