@@ -10,7 +10,7 @@ use blindspot::attack::{self, LbfgsAttackConfig, Surface, TargetKind};
 use blindspot::data::{Dataset, DatasetName, DeviceImages};
 use blindspot::recipe;
 use blindspot::train;
-use blindspot::{DeviceChoice, Layered, Stack, TrainOptions};
+use blindspot::{DeviceChoice, Existing, Layered, Stack, TrainOptions};
 
 const EXAMPLES: usize = 200;
 
@@ -25,7 +25,7 @@ fn model(device: &Device) -> Stack {
         "output.tensorboard=false".into(),
     ];
     let r = recipe::load("recipes/fc100-100-10-weight-decay.toml".as_ref(), &sets).unwrap();
-    recipe::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
+    recipe::run(&r, &TrainOptions { device: DeviceChoice::Cpu, existing: Existing::Refuse }, vec![]).unwrap();
     let ckpt = train::Checkpoint::open(&recipe::run_dir(&r)).unwrap();
     ckpt.load_model(recipe::model_spec(&r, [1, 28, 28], 10).unwrap().init(device)).unwrap().valid()
 }

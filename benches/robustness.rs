@@ -16,7 +16,7 @@ use blindspot::attack::Norm;
 use blindspot::attack::robustness::RobustnessConfig;
 use blindspot::experiments::robustness::robustness;
 use blindspot::recipe;
-use blindspot::{DeviceChoice, TrainOptions};
+use blindspot::{DeviceChoice, Existing, TrainOptions};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -31,7 +31,7 @@ fn pooled_model(dir: &Path) -> PathBuf {
         "output.tensorboard=false".into(),
     ];
     let r = recipe::load("recipes/fc100-100-10-adversarial.toml".as_ref(), &sets).unwrap();
-    recipe::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
+    recipe::run(&r, &TrainOptions { device: DeviceChoice::Cpu, existing: Existing::Refuse }, vec![]).unwrap();
     recipe::run_dir(&r)
 }
 
@@ -46,7 +46,7 @@ fn main() {
     let (epsilon, n): (f64, usize) = (env("BENCH_EPSILON", 0.1), env("BENCH_N", 500));
     let device = DeviceChoice::Cpu.device().unwrap();
     let loaded = recipe::open(&run, &device, None).unwrap();
-    let arch = loaded.spec.arch.clone();
+    let arch = loaded.arch.clone();
 
     let started = Instant::now();
     let ours =

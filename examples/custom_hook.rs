@@ -2,12 +2,12 @@
 //! Run: cargo run --release --example custom_hook
 
 use blindspot::train::{Hook, HookError, RunInfo, StepInfo};
-use blindspot::{DeviceChoice, Stack, TrainOptions, recipe};
+use blindspot::{DeviceChoice, Existing, Stack, TrainOptions, recipe};
 
 /// Stops a run whose loss turns into NaN.
 struct NanGuard;
 
-impl Hook for NanGuard {
+impl Hook<Stack> for NanGuard {
     fn name(&self) -> &str {
         "nan guard"
     }
@@ -21,8 +21,9 @@ impl Hook for NanGuard {
 }
 
 fn main() -> Result<(), blindspot::Error> {
-    let recipe = recipe::load("recipes/fc10-1e-4.toml".as_ref(), &[])?;
-    let options = TrainOptions { device: DeviceChoice::Cpu, resume: false };
+    // The recipe's run under a name of the example's own, made again each time it runs.
+    let recipe = recipe::load("recipes/fc10-1e-4.toml".as_ref(), &["name=\"custom-hook\"".into()])?;
+    let options = TrainOptions { device: DeviceChoice::Cpu, existing: Existing::Overwrite };
     let summary = recipe::run(&recipe, &options, vec![Box::new(NanGuard)])?;
     println!("test error {:.2}%", 100.0 * summary.test_error);
     Ok(())

@@ -16,7 +16,7 @@ use blindspot::data::{Dataset, DatasetName, DeviceImages, Split};
 use blindspot::model::{AffineMap, Layered};
 use blindspot::pool::{PoolAttack, PoolConfig, Radius};
 use blindspot::train::{Hook, HookError, OptimizerConfig, OptimizerKind, OutputConfig, RunInfo, StepInfo, TrainConfig};
-use blindspot::{DeviceChoice, RunSummary, Trainer};
+use blindspot::{DeviceChoice, Existing, RunSummary, Trainer};
 
 /// Layer 1: a stride-2 convolution; layer 2: a residual block `relu(h + conv(relu(conv(h))))`;
 /// layer 3: the logits.
@@ -150,6 +150,7 @@ pub fn run(quick: bool, device: DeviceChoice, output: &std::path::Path) -> Resul
     let (epochs, adam) = (if quick { 2 } else { 10 }, OptimizerConfig::new(OptimizerKind::Adam, 2e-3));
     let done = Trainer::new(model, splits.clone(), TrainConfig::new(epochs, 64), adam)
         .name("own-model")
+        .existing(Existing::Overwrite)
         .describe("residual-net", dataset.name.to_string())
         .output(OutputConfig { dir: output.to_path_buf(), ..OutputConfig::default() })
         .pools(pools)

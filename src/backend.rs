@@ -56,10 +56,6 @@ impl DeviceChoice {
             .find(|&i| plain == Device::libtorch_cuda(i))
             .map_or(DeviceChoice::Cpu, DeviceChoice::Cuda)
     }
-
-    pub fn is_cuda(self) -> bool {
-        matches!(self, DeviceChoice::Cuda(_))
-    }
 }
 
 /// Whether libtorch was linked with CUDA and sees a GPU.

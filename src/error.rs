@@ -1,4 +1,5 @@
-//! The library's errors, each shown as one line; the causes are kept (`#[source]`).
+//! The library's errors, each shown as one line; the causes are kept (`#[source]`). Every room's
+//! error converts into [`Error`], so a user's function can `?` through all of them.
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,7 +16,13 @@ pub enum Error {
     #[error(transparent)]
     Checkpoint(#[from] crate::train::checkpoint::Error),
     #[error(transparent)]
-    Attack(#[from] crate::experiments::attack::Error),
+    Attack(#[from] crate::attack::Error),
+    #[error(transparent)]
+    AttackRun(#[from] crate::experiments::attack::Error),
+    #[error(transparent)]
+    Model(#[from] crate::model::layered::Error),
+    #[error(transparent)]
+    Pool(#[from] crate::pool::Error),
     #[error(transparent)]
     Robustness(#[from] crate::attack::robustness::Error),
     #[error(transparent)]
@@ -28,8 +35,6 @@ pub enum Error {
     Plot(#[from] crate::experiments::plot::Error),
     #[error(transparent)]
     Figure(#[from] crate::report::canvas::Error),
-    #[error("{arch} has layers 1 to {depth}: there is no layer {layer}")]
-    NoLayer { arch: String, layer: usize, depth: usize },
     #[error("unknown architecture {name:?}: expected one of {}", crate::model::zoo::names())]
     UnknownArch { name: String },
     #[error("{0}")]

@@ -19,6 +19,6 @@ pub mod train;
 
 pub use backend::DeviceChoice;
 pub use error::Error;
-pub use model::{Layered, ModelSpec, Stack};
+pub use model::{Layered, ModelSpec, Stack, Whole};
 pub use recipe::{Recipe, TrainOptions};
-pub use train::{Hook, RunSummary, Trainer};
+pub use train::{Existing, Hook, RunSummary, Trainer};

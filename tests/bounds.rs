@@ -166,7 +166,7 @@ fn the_network_bound_is_the_product_of_layer_bounds_nonlinearities_and_pooling()
     assert!(only.network.is_none());
     assert!(relative(only.layers[0].bound, b.layers[1].bound) < 1e-5);
     let err = bounds::network_bounds(&model, &[5], &Lanczos::default()).unwrap_err();
-    assert_eq!(err.to_string(), "the model has layers 1 to 4: there is no layer 5");
+    assert_eq!(err.to_string(), "layer 5 is out of range: the model has layers 1 to 4");
 
     // Sigmoid layers pass on a quarter; AlexNet's overlapping 3/2 max-pooling can double a distance.
     let after =

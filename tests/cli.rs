@@ -355,16 +355,21 @@ fn compare_trains_every_recipe_for_every_seed_and_reuses_finished_runs() {
     let one: Vec<&str> = args[..args.len() - 1].iter().map(|&a| if a == "2" { "1" } else { a }).collect();
     let table = stdout(&run(&one));
     assert!(table.contains("| 1 |") && !table.contains('±'), "{table}");
-    // A changed recipe trains its runs over instead of reusing (or resuming) the old ones.
+    // A changed recipe trains its runs again instead of reusing (or resuming) the old ones, which
+    // it keeps under a new name, whole.
+    let kept = std::fs::read_to_string(output.join("fc100-100-10-weight-decay-seed1/metrics.json")).unwrap();
     let changed: Vec<&str> =
         args.iter().map(|&a| if a == "train.batch_size=32" { "train.batch_size=64" } else { a }).collect();
     let out = run(&changed);
     assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("fc100-100-10-weight-decay-seed1: the recipe changed: training again"),
-        "{}",
-        stderr(&out)
+        err.contains("fc100-100-10-weight-decay-seed1: the recipe changed: setting the earlier run aside"),
+        "{err}"
     );
+    assert!(err.contains("fc100-100-10-weight-decay-seed1.1"), "{err}");
+    let aside = output.join("fc100-100-10-weight-decay-seed1.1/metrics.json");
+    assert_eq!(std::fs::read_to_string(aside).unwrap(), kept);
 }
 
 #[test]
@@ -399,7 +404,7 @@ fn lipschitz_prints_the_papers_table_for_an_architecture_or_a_checkpoint_and_rej
     assert_one_line_error(
         &run(&["lipschitz", "--arch", "convnet", "--layer", "7"]),
         1,
-        "convnet has layers 1 to 4: there is no layer 7",
+        "--layer 7 is out of range: the model has layers 1 to 4",
     );
     assert_one_line_error(&run(&["lipschitz", "no/such/run"]), 1, "no/such/run: no such file or folder");
     assert_one_line_error(

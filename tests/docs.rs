@@ -1,5 +1,6 @@
-//! The project's text describes the project as it is: README and docs/results.md show figures that
-//! exist and stay small, and no file narrates the project's own work periods.
+//! The project's text describes the project as it is: README stays a guide of at most 350 lines,
+//! every page it links exists, the figures the pages show exist and stay small, and no file narrates
+//! the project's own work periods.
 
 mod common;
 
@@ -38,9 +39,54 @@ fn no_text_narrates_past_work_periods() {
     }
 }
 
+/// README and every page under docs/.
+fn pages() -> Vec<String> {
+    let mut pages = vec!["README.md".to_string()];
+    let mut docs: Vec<String> = std::fs::read_dir(repo().join("docs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("docs/{n}"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    pages
+}
+
+/// The targets of a page's Markdown links `[text](target)`, without their `#anchor`.
+fn links(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(i, _)| {
+            let target = &text[i + 2..];
+            let target = &target[..target.find(')')?];
+            Some(target.split('#').next().unwrap_or(target))
+        })
+        .collect()
+}
+
 #[test]
-fn every_figure_the_guide_and_the_report_show_exists_and_is_small() {
-    for doc in ["README.md", "docs/results.md"] {
+fn readme_is_a_guide_and_every_page_it_and_the_docs_link_exists() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 350, "README.md has {lines} lines: references belong in docs/");
+    for page in ["docs/commands.md", "docs/recipes.md", "docs/library.md", "docs/architecture.md", "docs/results.md"] {
+        assert!(readme.contains(&format!("]({page})")), "README links {page}");
+    }
+    for page in pages() {
+        let path = repo().join(&page);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for target in links(&text).into_iter().filter(|t| !t.is_empty() && !t.contains("://")) {
+            let linked = path.parent().unwrap().join(target);
+            assert!(linked.exists(), "{page} links {target}, which does not exist");
+        }
+    }
+}
+
+#[test]
+fn every_figure_the_pages_show_exists_and_is_small() {
+    for doc in pages() {
+        let doc = doc.as_str();
         let path = repo().join(doc);
         let text = std::fs::read_to_string(&path).unwrap();
         let mut shown = 0;
@@ -56,6 +102,8 @@ fn every_figure_the_guide_and_the_report_show_exists_and_is_small() {
                 shown += 1;
             }
         }
-        assert!(shown >= 2, "{doc} shows {shown} figures");
+        if doc == "README.md" || doc == "docs/results.md" {
+            assert!(shown >= 2, "{doc} shows {shown} figures");
+        }
     }
 }

@@ -70,7 +70,8 @@ fn a_model_without_affine_maps_trains_but_refuses_bounds_and_the_penalty_in_one_
     let mut penalty = LipschitzPenalty::new(&model, &PenaltyConfig::new(0.1), &device).unwrap();
     let e = penalty.penalty(&model).unwrap_err().to_string();
     assert!(e.contains("lists no affine maps"), "{e}");
-    let e = error(trainer(&ad, tmp.path(), TrainConfig::new(1, 50)).penalty(PenaltyConfig::new(0.1)));
+    let penalised = trainer(&ad, tmp.path(), TrainConfig::new(1, 50)).name("penalised");
+    let e = error(penalised.penalty(PenaltyConfig::new(0.1)));
     assert!(e.contains("lists no affine maps"), "{e}");
 }
 

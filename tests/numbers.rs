@@ -282,7 +282,8 @@ fn every_numeric_flag_of_every_command_refuses_what_cannot_work_and_runs_what_ca
     let recipes = repo().join("recipes").display().to_string();
     let ensemble = ["--n", "10", "--iterations", "5", "--square-queries", "20"];
     let base: BTreeMap<&str, Vec<String>> = [
-        ("train", vec![recipe.clone()]),
+        // Trains into a folder of its own (runs/tiny holds the run the other commands read).
+        ("train", vec![recipe.clone(), "--set".into(), format!("output.dir=\"{}\"", at("retrained"))]),
         ("eval", vec![run.clone()]),
         (
             "attack",

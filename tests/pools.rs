@@ -15,7 +15,7 @@ use blindspot::pool::PoolConfig;
 use blindspot::pool::{AdversarialLoader, SnapshotCell};
 use blindspot::recipe;
 use blindspot::train::{EpochMetrics, Hook, HookError, RunInfo, TrainState};
-use blindspot::{DeviceChoice, Layered, Stack, TrainOptions};
+use blindspot::{DeviceChoice, Existing, Layered, Stack, TrainOptions};
 use common::*;
 
 /// Runs `f` on another thread and fails the test if it takes longer than `limit`.
@@ -261,11 +261,11 @@ fn synchronous_pools_are_reproducible_bit_for_bit() {
 /// records how many libtorch CPU threads the training thread had then.
 struct StopAfter(usize, Arc<std::sync::atomic::AtomicUsize>);
 
-impl Hook for StopAfter {
+impl Hook<Stack> for StopAfter {
     fn name(&self) -> &str {
         "stop"
     }
-    fn on_epoch_end(&mut self, _run: &RunInfo, state: &TrainState, _m: &EpochMetrics) -> Result<(), HookError> {
+    fn on_epoch_end(&mut self, _run: &RunInfo, state: &TrainState<Stack>, _m: &EpochMetrics) -> Result<(), HookError> {
         self.1.store(blindspot::backend::cpu_threads(), std::sync::atomic::Ordering::SeqCst);
         if state.epoch == self.0 { Err("stopped on purpose".into()) } else { Ok(()) }
     }
@@ -276,7 +276,7 @@ fn a_run_with_pools_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let path = quick_recipe(tmp.path(), "resumed", &sync_body(3).replace("attackers = 0", "attackers = 1"));
     let r = recipe::load(&path, &[]).unwrap();
-    let options = TrainOptions { device: DeviceChoice::Cpu, resume: false };
+    let options = TrainOptions { device: DeviceChoice::Cpu, existing: Existing::Refuse };
     let (err, before, during, after) = within(Duration::from_secs(120), {
         let (r, options) = (r.clone(), options.clone());
         move || {
@@ -292,7 +292,7 @@ fn a_run_with_pools_resumes() {
     assert_eq!(during, (before - 1).max(1), "libtorch threads while an attacker runs");
     assert_eq!(after, before, "libtorch threads after the run");
     let resumed = within(Duration::from_secs(120), move || {
-        recipe::run(&r, &TrainOptions { resume: true, ..options }, vec![]).unwrap()
+        recipe::run(&r, &TrainOptions { existing: Existing::Resume, ..options }, vec![]).unwrap()
     });
     assert_eq!(resumed.history.len(), 3);
     assert!(!resumed.history[2].pools.is_empty(), "the resumed epoch used regenerated pools");

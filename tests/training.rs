@@ -299,7 +299,7 @@ fn a_second_trainer_of_the_same_run_folder_is_refused_and_a_dead_ones_lock_is_ta
         assert!(started.elapsed() < Duration::from_secs(60), "the first trainer never took the lock");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let second = run(&["train", recipe.to_str().unwrap(), "--set", "train.epochs=1"]);
+    let second = run(&["train", recipe.to_str().unwrap(), "--set", "train.epochs=1", "--overwrite"]);
     let pid = first.id();
     assert_one_line_error(&second, 1, &format!("another process (pid {pid}) is training this run"));
     assert!(stderr(&second).contains("runs/locked"), "{}", stderr(&second));
@@ -307,7 +307,7 @@ fn a_second_trainer_of_the_same_run_folder_is_refused_and_a_dead_ones_lock_is_ta
     first.kill().unwrap();
     first.wait().unwrap();
     assert!(lock.is_file());
-    let third = run(&["train", recipe.to_str().unwrap(), "--set", "train.epochs=1"]);
+    let third = run(&["train", recipe.to_str().unwrap(), "--set", "train.epochs=1", "--overwrite"]);
     assert!(third.status.success(), "{}", stderr(&third));
     assert!(!lock.exists());
 }
@@ -460,4 +460,82 @@ fn a_weight_average_decay_outside_0_1_is_refused_naming_the_key() {
             quick_recipe(tmp.path(), "ema", &FC_BODY.replace("epochs = 4", &format!("epochs = 4\nema = {decay}")));
         assert_one_line_error(&run(&["recipe", "check", recipe.to_str().unwrap()]), 2, "train.ema");
     }
+}
+
+/// Every file of a folder with its bytes, for "nothing changed" checks.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.insert(path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_run_folder_with_checkpoints_is_never_deleted_without_being_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = FC_BODY.replace("subset = 12000", "subset = 1000").replace("epochs = 4", "epochs = 2");
+    let recipe = quick_recipe(tmp.path(), "kept", &body);
+    let path = recipe.to_str().unwrap();
+    let run_dir = tmp.path().join("runs/kept");
+    assert!(run(&["train", path]).status.success());
+    let before = snapshot(&run_dir);
+    // Again without a choice: one line naming both, the run untouched.
+    let out = run(&["train", path]);
+    assert_one_line_error(&out, 2, "runs/kept holds a run's checkpoints (up to epoch 2)");
+    assert!(stderr(&out).contains("--resume") && stderr(&out).contains("--overwrite"), "{}", stderr(&out));
+    assert_eq!(snapshot(&run_dir), before);
+    assert_eq!(run(&["train", path, "--resume", "--overwrite"]).status.code(), Some(2));
+    assert_eq!(snapshot(&run_dir), before);
+    // A bad setting is refused before the folder is touched, even with --overwrite.
+    for set in ["adversarial.layers=[7]", "lipschitz.layers=[9]", "train.batch_size=5000"] {
+        let out = run(&["train", path, "--overwrite", "--set", set]);
+        assert!(!out.status.success(), "{set}: {}", stderr(&out));
+        assert_eq!(snapshot(&run_dir), before, "{set}");
+    }
+    // --overwrite starts over; --resume of a finished run changes nothing it keeps.
+    let out = run(&["train", path, "--overwrite", "--set", "train.epochs=1", "--set", "name=\"kept\""]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(run_dir.join("latest")).unwrap().trim(), "epoch-0001");
+}
+
+#[test]
+fn the_trainer_sets_an_earlier_run_aside_when_asked_and_checks_before_anything_is_written() {
+    use blindspot::data::{Dataset, DatasetName, Split};
+    use blindspot::pool::PoolConfig;
+    use blindspot::train::{OptimizerConfig, OptimizerKind, OutputConfig, TrainConfig};
+    use blindspot::{Existing, Trainer};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut splits = Dataset::load(DatasetName::Mnist, None).unwrap().splits(Split::Full, 0);
+    (splits.train, splits.test) = (splits.train.head(500), splits.test.head(100));
+    let device = blindspot::DeviceChoice::Cpu.device().unwrap().autodiff();
+    let output = OutputConfig { dir: tmp.path().to_path_buf(), tensorboard: false, ..OutputConfig::default() };
+    let trainer = |existing| {
+        let model = blindspot::model::zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap().init(&device);
+        Trainer::new(model, splits.clone(), TrainConfig::new(1, 50), OptimizerConfig::new(OptimizerKind::Sgd, 0.1))
+            .name("aside")
+            .output(output.clone())
+            .existing(existing)
+    };
+    trainer(Existing::Refuse).run().unwrap();
+    let first = snapshot(&tmp.path().join("aside"));
+    // Refused by default; a pool on a layer the model lacks is refused before the folder is touched.
+    let err = trainer(Existing::Refuse).run().err().unwrap().to_string();
+    assert!(err.contains("holds a run's checkpoints"), "{err}");
+    let err = trainer(Existing::Overwrite).pools(PoolConfig::new(vec![4])).run().err().unwrap().to_string();
+    assert!(err.contains("layer 4"), "{err}");
+    assert_eq!(snapshot(&tmp.path().join("aside")), first);
+    // Set aside: the earlier run kept whole under the first free name.
+    trainer(Existing::SetAside).run().unwrap();
+    trainer(Existing::SetAside).run().unwrap();
+    assert_eq!(snapshot(&tmp.path().join("aside.1")), first);
+    assert!(tmp.path().join("aside.2/latest").is_file() && tmp.path().join("aside/latest").is_file());
 }

@@ -30,8 +30,8 @@ pub use target::TargetKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("layer {layer} is out of range: the model has layers 0 (the input) to {}", depth - 1)]
-    Layer { layer: usize, depth: usize },
+    #[error(transparent)]
+    Model(#[from] crate::model::layered::Error),
     #[error("target label {target} is not a class 0-{}", classes - 1)]
     Target { target: usize, classes: usize },
     #[error("images of shape {shape:?} do not have the surface's {width} values")]

@@ -20,9 +20,7 @@ impl<'a> Surface<'a> {
     /// Layer `layer` of `model` (pass `model.valid()`: attacks need no dropout and no parameter
     /// gradients).
     pub fn new(model: &'a dyn Layered, layer: usize) -> Result<Surface<'a>, Error> {
-        if layer >= model.depth() {
-            return Err(Error::Layer { layer, depth: model.depth() });
-        }
+        crate::model::layered::attackable(layer, model.depth())?;
         let (lo, hi) = model.activation_box(layer);
         Ok(Surface { model, layer, bounds: BoxBounds { lo, hi } })
     }

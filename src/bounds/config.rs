@@ -55,8 +55,13 @@ impl PenaltyConfig {
         PenaltyConfig { weight, mode: PenaltyMode::Sum, target: 1.0, iterations: 1, every: 1, layers: Vec::new() }
     }
 
+    /// Checks that every penalised layer is a layer with weights of a model `depth` layers deep.
+    pub fn check_layers(&self, depth: usize) -> Result<(), crate::model::layered::Error> {
+        self.layers.iter().try_for_each(|&k| crate::model::layered::weighted(k, depth))
+    }
+
     /// Checks every field that does not depend on the model (its layers are checked against the
-    /// model by `LipschitzPenalty::new`).
+    /// model by `check_layers`).
     pub fn check(&self) -> Result<(), Invalid> {
         ensure(self.weight.is_finite() && self.weight >= 0.0, "weight", || {
             format!("{} is not a non-negative weight", self.weight)

@@ -19,8 +19,6 @@ pub use table::{LayerBound, NetworkBounds, affine_bound, network_bounds};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the model has layers 1 to {depth}: there is no layer {layer}")]
-    NoLayer { layer: usize, depth: usize },
     #[error(transparent)]
     Model(#[from] crate::model::layered::Error),
     #[error("lipschitz penalty: {0}")]

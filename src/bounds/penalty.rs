@@ -72,9 +72,7 @@ impl LipschitzPenalty {
     /// `device` (a device without autodiff), fixed pseudo-random at the first use.
     pub fn new(model: &dyn Layered, config: &PenaltyConfig, device: &Device) -> Result<LipschitzPenalty, Error> {
         config.check()?;
-        if let Some(&layer) = config.layers.iter().find(|&&k| k == 0 || k > model.depth()) {
-            return Err(Error::NoLayer { layer, depth: model.depth() });
-        }
+        config.check_layers(model.depth())?;
         Ok(LipschitzPenalty { config: config.clone(), device: device.clone(), maps: None })
     }
 

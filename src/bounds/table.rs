@@ -64,8 +64,8 @@ pub fn network_bounds(model: &dyn Layered, layers: &[usize], lanczos: &Lanczos) 
     let started = Instant::now();
     let maps = model.affine_maps().ok_or(Error::Model(crate::model::layered::Error::NoAffineMaps))?;
     let depth = model.depth();
-    if let Some(&layer) = layers.iter().find(|&&k| k == 0 || k > depth) {
-        return Err(Error::NoLayer { layer, depth });
+    for &layer in layers {
+        crate::model::layered::weighted(layer, depth)?;
     }
     let chosen: Vec<&AffineMap> = maps.iter().filter(|m| layers.is_empty() || layers.contains(&m.layer)).collect();
     let rows = chosen

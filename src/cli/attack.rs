@@ -8,7 +8,7 @@ use blindspot::experiments::attack::figure;
 use blindspot::experiments::loaded::ImageSet;
 use blindspot::experiments::{AttackMethod, AttackOptions, run_attack};
 
-use super::{LbfgsArgs, ModelArgs, print_json};
+use super::shared::{LbfgsArgs, ModelArgs, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,7 +17,7 @@ pub struct Args {
     /// The attack: lbfgs (the paper's minimal perturbations, box-constrained L-BFGS with a search
     /// over c), fgsm (one signed-gradient step of --epsilon), pgd (projected gradient descent in an
     /// L∞ ball of radius --epsilon), noise (Gaussian noise of standard deviation --epsilon).
-    #[arg(long, default_value = "lbfgs", value_parser = super::named::<AttackMethod>(super::METHODS))]
+    #[arg(long, default_value = "lbfgs", value_parser = super::shared::named::<AttackMethod>(super::shared::METHODS))]
     method: AttackMethod,
     /// Attack layer K's activations (0: the input pixels; K: the output of hidden layer K).
     #[arg(long, default_value_t = 0)]
@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value_t = 100)]
     n: usize,
     /// Which images: the model's training split (Table 1) or the test set.
-    #[arg(long, default_value = "test", value_parser = super::named::<ImageSet>(super::IMAGE_SETS))]
+    #[arg(long, default_value = "test", value_parser = super::shared::named::<ImageSet>(super::shared::IMAGE_SETS))]
     images: ImageSet,
     /// Target: random (a random wrong label, the paper's choice), least-likely, untargeted, or a label 0-9.
     #[arg(long, default_value = "random")]

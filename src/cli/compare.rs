@@ -6,8 +6,8 @@ use blindspot::recipe::compare::{CompareOptions, compare};
 use blindspot::recipe::runs::Progress;
 use blindspot::{DeviceChoice, Error};
 
-use super::print_json;
 use super::reproduce::Terminal;
+use super::shared::print_json;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     epsilon: Vec<f64>,
     #[command(flatten)]
-    ensemble: super::EnsembleArgs,
+    ensemble: super::shared::EnsembleArgs,
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
     /// Print JSON (every run's figures) instead of the Markdown table.
@@ -58,7 +58,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     // The library's errors name its fields; this command calls two of them otherwise.
     let comparison = compare(&options, &mut terminal).map_err(|e| match e {
         Error::Robustness(robustness::Error::NoImages) => Error::Usage("--robust-images must be at least 1".into()),
-        Error::Attack(attack::Error::Zero) => Error::Usage("--distortion-images must be at least 1".into()),
+        Error::AttackRun(attack::Error::Zero) => Error::Usage("--distortion-images must be at least 1".into()),
         e => e,
     })?;
     terminal.message("");

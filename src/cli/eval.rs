@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use blindspot::Error;
 use blindspot::experiments::eval::evaluate;
 
-use super::{ModelArgs, percent, print_json};
+use super::shared::{ModelArgs, percent, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -5,7 +5,7 @@ use blindspot::experiments::lipschitz::{initialised, lipschitz};
 use blindspot::recipe;
 use blindspot::{DeviceChoice, Error};
 
-use super::print_json;
+use super::shared::print_json;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:

@@ -1,9 +1,11 @@
-//! The `blindspot` command line: each file parses one command's arguments and calls the library.
+//! The `blindspot` command line: the commands and their dispatch; each command's file parses its
+//! arguments and calls the library, `shared` holds what several share, `failure` how errors are shown.
 
 mod attack;
 mod compare;
 mod eval;
 mod exchange;
+mod failure;
 mod lipschitz;
 mod models;
 mod plot;
@@ -11,16 +13,16 @@ mod progress;
 mod recipe;
 mod reproduce;
 mod robustness;
+mod shared;
 mod train;
 mod transfer;
 mod units;
 
 use std::process::ExitCode;
 
-use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 
-use blindspot::Error;
+use failure::{exit_code, message, one_line};
 
 /// Train neural networks that stay correct under adversarial perturbation (Szegedy et al. 2013),
 /// on LibTorch, CPU or CUDA.
@@ -126,83 +128,6 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// A usage error of clap's as one line: its message and hints (possible values, a tip), without
-/// the usage block and the pointer to `--help`.
-fn one_line(text: &str) -> String {
-    let mut line = String::new();
-    for part in text.lines().map(str::trim) {
-        if part.is_empty() || part.starts_with("Usage:") || part.starts_with("For more information") {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(if line.ends_with(':') { " " } else { "; " });
-        }
-        line.push_str(part);
-    }
-    line
-}
-
-/// The one line a user sees: the library's message, naming the flag whose value it speaks of.
-fn message(e: &Error) -> String {
-    use blindspot::attack::robustness;
-    use blindspot::config::Invalid;
-    use blindspot::experiments::{attack as attacks, units};
-    use blindspot::{attack, recipe};
-    match e {
-        Error::Attack(attacks::Error::TooMany { n, available, set }) => {
-            format!("--n {n}: the {set} set has only {available} correctly classified images")
-        }
-        Error::Attack(attacks::Error::Zero) => "--n must be at least 1".into(),
-        Error::Attack(attacks::Error::Attack(attack::Error::Layer { layer, depth })) => {
-            format!("--layer {layer} is out of range: the model has layers 0 (the input) to {}", depth - 1)
-        }
-        // `attack --method noise` takes its standard deviation as --epsilon.
-        Error::Attack(attacks::Error::Attack(attack::Error::Config(Invalid { field, message }))) => {
-            format!("--{} {message}", if *field == "stddev" { "epsilon".into() } else { field.replace('_', "-") })
-        }
-        Error::Units(units::Error::Layer { layer, depth }) => {
-            format!("--layer {layer}: units are the outputs of hidden layers 1 to {}", depth - 1)
-        }
-        Error::Units(units::Error::Top { top, available }) => {
-            format!("--top {top} is larger than the {available} test images")
-        }
-        Error::Robustness(robustness::Error::Config(Invalid { field, message })) => {
-            let flag = match *field {
-                "batch" => "attack-batch".to_string(),
-                "seed" => "attack-seed".to_string(),
-                field => field.replace('_', "-"),
-            };
-            format!("--{flag} {message}")
-        }
-        Error::Robustness(robustness::Error::NoImages) => "--n must be at least 1".into(),
-        Error::Robustness(robustness::Error::TooMany { asked, available }) => {
-            format!("--n {asked} is more than the {available} test images")
-        }
-        Error::Recipe(recipe::Error::Set { assignment, message }) => format!("--set {assignment}: {message}"),
-        Error::UnknownArch { name } => {
-            format!("--arch {name}: unknown architecture, expected one of {}", blindspot::model::zoo::names())
-        }
-        e => e.to_string(),
-    }
-}
-
-/// The exit code: 2 for a usage error (a bad flag or recipe), 128 + the signal for a run stopped
-/// by SIGINT or SIGTERM (130, 143), 1 for a failure.
-fn exit_code(e: &Error) -> u8 {
-    use blindspot::attack::{self, robustness};
-    use blindspot::experiments::attack as attacks;
-    use blindspot::train::trainer::Error as Train;
-    match e {
-        Error::Usage(_) | Error::Recipe(_) | Error::UnknownArch { .. } => 2,
-        Error::Robustness(
-            robustness::Error::Config(_) | robustness::Error::NoImages | robustness::Error::TooMany { .. },
-        ) => 2,
-        Error::Attack(attacks::Error::Attack(attack::Error::Config(_))) => 2,
-        Error::Train(Train::Interrupted { signal, .. }) => u8::try_from(128 + signal).unwrap_or(1),
-        _ => 1,
-    }
-}
-
 fn device() {
     let cuda = blindspot::backend::cuda_available();
     println!("libtorch CPU threads: {}", blindspot::backend::cpu_threads());
@@ -210,120 +135,6 @@ fn device() {
     if cuda {
         println!("CUDA devices: {}", tch::Cuda::device_count());
     }
-}
-
-/// Options every command that makes L-BFGS adversarial examples shares.
-#[derive(Debug, clap::Args)]
-struct LbfgsArgs {
-    /// L-BFGS: values of c tried per example.
-    #[arg(long, default_value_t = 10)]
-    search_steps: usize,
-    /// L-BFGS: iterations per value of c.
-    #[arg(long, default_value_t = 100)]
-    iterations: usize,
-    /// Examples attacked together.
-    #[arg(long, default_value_t = 100)]
-    batch_size: usize,
-    /// Seed of the random targets (and of PGD's random start and the noise).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-}
-
-/// The attack ensemble's settings, as `robustness` and `compare` take them.
-#[derive(Debug, clap::Args)]
-struct EnsembleArgs {
-    /// The ensemble, in order, comma-separated: apgd-ce (APGD on the cross-entropy), apgd-t (APGD on
-    /// the targeted DLR loss, towards each of the most likely wrong classes), square (score-based,
-    /// no gradients: the check against gradient masking). Default: all three.
-    #[arg(long, value_delimiter = ',', value_parser = named::<blindspot::attack::EnsembleAttack>(ENSEMBLE))]
-    attacks: Option<Vec<blindspot::attack::EnsembleAttack>>,
-    /// APGD iterations per run.
-    #[arg(long, default_value_t = 100)]
-    iterations: usize,
-    /// APGD-T: how many of the most likely wrong classes to target in turn.
-    #[arg(long, default_value_t = 9)]
-    target_classes: usize,
-    /// Square: queries per example.
-    #[arg(long, default_value_t = 5000)]
-    square_queries: usize,
-    /// Examples attacked at once.
-    #[arg(long, default_value_t = 500)]
-    attack_batch: usize,
-    /// Seed of the random starts and Square's search.
-    #[arg(long, default_value_t = 0)]
-    attack_seed: u64,
-}
-
-impl EnsembleArgs {
-    /// The ensemble for `norm` (its radius is set per run).
-    fn config(&self, norm: blindspot::attack::Norm) -> blindspot::attack::RobustnessConfig {
-        let standard = blindspot::attack::RobustnessConfig::standard(norm, 0.0);
-        blindspot::attack::RobustnessConfig {
-            attacks: self.attacks.clone().unwrap_or(standard.attacks.clone()),
-            iterations: self.iterations,
-            target_classes: self.target_classes,
-            square_queries: self.square_queries,
-            batch: self.attack_batch,
-            seed: self.attack_seed,
-            ..standard
-        }
-    }
-}
-
-/// Where a command that loads checkpoints runs, and where it reads their data.
-#[derive(Debug, clap::Args)]
-struct ModelArgs {
-    /// Where to run: cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: blindspot::DeviceChoice,
-    /// Read the dataset from this folder instead of the recipe's.
-    #[arg(long)]
-    data_dir: Option<std::path::PathBuf>,
-}
-
-impl ModelArgs {
-    /// The checkpoint at `path` (run folder or checkpoint folder) on `device` (this choice's device).
-    fn open(
-        &self,
-        path: &std::path::Path,
-        device: &burn::prelude::Device,
-    ) -> Result<blindspot::experiments::LoadedModel, Error> {
-        blindspot::recipe::open(path, device, self.data_dir.as_deref())
-    }
-}
-
-impl LbfgsArgs {
-    fn config(&self) -> blindspot::attack::LbfgsAttackConfig {
-        blindspot::attack::LbfgsAttackConfig::new(self.search_steps, self.iterations)
-    }
-}
-
-/// The names of the library's attacks and image sets, as `--method` and `--images` take them.
-const METHODS: &[&str] = &["lbfgs", "fgsm", "pgd", "noise"];
-const IMAGE_SETS: &[&str] = &["train", "test"];
-const NORMS: &[&str] = &["linf", "l2"];
-const ENSEMBLE: &[&str] = &["apgd-ce", "apgd-t", "square"];
-
-/// A clap parser for one of the library's kebab-case enums, by its serde names (the library knows
-/// nothing of clap); `--help` lists `names`.
-fn named<T>(names: &'static [&'static str]) -> impl TypedValueParser<Value = T>
-where
-    T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
-{
-    clap::builder::PossibleValuesParser::new(names).map(|name: String| {
-        serde_json::from_value(serde_json::Value::String(name)).expect("every listed name is a variant")
-    })
-}
-
-/// Prints `value` as pretty JSON on stdout.
-fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
-    println!("{}", serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))?);
-    Ok(())
-}
-
-/// Formats a fraction as a percentage with two decimals.
-fn percent(x: f64) -> String {
-    format!("{:.2}%", 100.0 * x)
 }
 
 /// `blindspot recipe show FILE | head`: when the reader closes the pipe, end as other Unix tools do
@@ -345,23 +156,4 @@ fn quiet_attacker_panics() {
             default(info);
         }
     }));
-}
-
-#[cfg(test)]
-mod tests {
-    use blindspot::experiments::{AttackMethod, loaded::ImageSet};
-    use blindspot::recipe::reproduce::Experiment;
-
-    fn parses<T: serde::de::DeserializeOwned>(names: &[&str]) -> bool {
-        names.iter().all(|n| serde_json::from_value::<T>(serde_json::Value::String(n.to_string())).is_ok())
-    }
-
-    #[test]
-    fn every_listed_name_is_a_variant_of_the_librarys_enum() {
-        assert!(parses::<AttackMethod>(super::METHODS));
-        assert!(parses::<ImageSet>(super::IMAGE_SETS));
-        assert!(parses::<blindspot::attack::Norm>(super::NORMS));
-        assert!(parses::<blindspot::attack::EnsembleAttack>(super::ENSEMBLE));
-        assert!(parses::<Experiment>(&["table1", "table2", "table3", "table4"]));
-    }
 }

@@ -11,7 +11,7 @@ use blindspot::experiments::plot::{self, Metric, RobustnessOptions, RunHistory};
 use blindspot::experiments::robustness::Event;
 
 use super::progress::EnsembleBar;
-use super::{ModelArgs, print_json};
+use super::shared::{ModelArgs, print_json};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -114,7 +114,7 @@ pub struct FrontierArgs {
     #[arg(required = true)]
     runs: Vec<PathBuf>,
     /// The threat model's norm: linf or l2.
-    #[arg(long, default_value = "linf", value_parser = super::named::<Norm>(super::NORMS))]
+    #[arg(long, default_value = "linf", value_parser = super::shared::named::<Norm>(super::shared::NORMS))]
     norm: Norm,
     /// The radius.
     #[arg(long, default_value_t = 0.3, allow_negative_numbers = true)]
@@ -123,7 +123,7 @@ pub struct FrontierArgs {
     #[arg(long, default_value_t = 1000)]
     n: usize,
     #[command(flatten)]
-    ensemble: super::EnsembleArgs,
+    ensemble: super::shared::EnsembleArgs,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]

@@ -27,6 +27,9 @@ impl<M> Hook<M> for Progress {
             "{}: {} on {} training images ({}), {} epochs of {} steps, {}{from}",
             run.name, run.arch, run.train_examples, run.data, run.epochs, run.steps_per_epoch, run.device_name
         );
+        for notice in run.notices {
+            eprintln!("{}: {notice}", run.name);
+        }
         Ok(())
     }
 

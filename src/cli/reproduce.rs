@@ -6,17 +6,17 @@ use blindspot::attack::robustness::Advance;
 use blindspot::recipe::reproduce::{Experiment, ReproduceOptions, paper, reproduce};
 use blindspot::recipe::runs::Progress;
 use blindspot::train::Hook;
-use blindspot::{DeviceChoice, Error};
+use blindspot::{DeviceChoice, Error, Stack};
 
-use super::print_json;
 use super::progress::EnsembleBar;
+use super::shared::print_json;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Which of the paper's tables: table1 (MNIST models: errors and minimal distortion on
     /// training images), table2 (cross-model transfer), table3 (the P1 / P2 models on test images),
     /// table4 (cross-training-set transfer with noise and magnified rows).
-    #[arg(value_parser = super::named::<Experiment>(&["table1", "table2", "table3", "table4"]))]
+    #[arg(value_parser = super::shared::named::<Experiment>(&["table1", "table2", "table3", "table4"]))]
     experiment: Experiment,
     /// A few-minute CPU version: shortened training (into checkpoints/quick/) and 20 images.
     #[arg(long)]
@@ -58,7 +58,7 @@ impl Progress for Terminal {
         eprintln!("{line}");
     }
 
-    fn training_hooks(&mut self) -> Vec<Box<dyn Hook>> {
+    fn training_hooks(&mut self) -> Vec<Box<dyn Hook<Stack>>> {
         vec![Box::new(super::progress::Progress::new())]
     }
 

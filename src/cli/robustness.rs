@@ -5,7 +5,7 @@ use blindspot::attack::Norm;
 use blindspot::experiments::robustness::{Event, robustness};
 
 use super::progress::EnsembleBar;
-use super::{ModelArgs, percent, print_json};
+use super::shared::{ModelArgs, percent, print_json};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -19,7 +19,7 @@ pub struct Args {
     /// A run folder (checkpoints/<run>) or a checkpoint folder.
     checkpoint: PathBuf,
     /// The threat model's norm: linf (per-pixel radius) or l2 (Euclidean radius).
-    #[arg(long, default_value = "linf", value_parser = super::named::<Norm>(super::NORMS))]
+    #[arg(long, default_value = "linf", value_parser = super::shared::named::<Norm>(super::shared::NORMS))]
     norm: Norm,
     /// Radii, comma-separated (MNIST's standard L∞ radius is 0.3).
     #[arg(long, value_delimiter = ',', default_value = "0.3", allow_negative_numbers = true)]
@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     n: usize,
     #[command(flatten)]
-    ensemble: super::EnsembleArgs,
+    ensemble: super::shared::EnsembleArgs,
     #[command(flatten)]
     model: ModelArgs,
     /// Print the figures as JSON.

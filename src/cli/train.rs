@@ -1,9 +1,9 @@
 use std::path::PathBuf;
 
-use blindspot::{DeviceChoice, Error, TrainOptions, recipe};
+use blindspot::{DeviceChoice, Error, Existing, TrainOptions, recipe};
 
 use super::progress::Progress;
-use super::{percent, print_json};
+use super::shared::{percent, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,9 +15,13 @@ pub struct Args {
     /// Override a recipe key, e.g. --set train.epochs=5 (repeatable; values in TOML syntax).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
-    /// Continue from the run's latest checkpoint instead of starting over.
-    #[arg(long)]
+    /// Continue from the run's latest checkpoint (a run folder that holds checkpoints is otherwise
+    /// refused).
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Delete the run folder's earlier run and start over.
+    #[arg(long)]
+    overwrite: bool,
     /// Read the dataset from this folder (default: the recipe's, then $BLINDSPOT_DATA_DIR, then data/).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -34,7 +38,12 @@ pub fn run(args: Args) -> Result<(), Error> {
     if let Some(dir) = args.data_dir {
         recipe.data.dir = Some(dir);
     }
-    let options = TrainOptions { device: recipe.device, resume: args.resume };
+    let existing = match (args.resume, args.overwrite) {
+        (true, _) => Existing::Resume,
+        (_, true) => Existing::Overwrite,
+        _ => Existing::Refuse,
+    };
+    let options = TrainOptions { device: recipe.device, existing };
     let summary = recipe::run(&recipe, &options, vec![Box::new(Progress::new())])?;
     if args.json {
         print_json(&summary)?;

@@ -6,7 +6,7 @@ use blindspot::Error;
 use blindspot::experiments::loaded::ImageSet;
 use blindspot::experiments::transfer::{TransferOptions, transfer};
 
-use super::{LbfgsArgs, ModelArgs, print_json};
+use super::shared::{LbfgsArgs, ModelArgs, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long, default_value_t = 100)]
     n: usize,
     /// Which images: the first model's training split or the test set.
-    #[arg(long, default_value = "test", value_parser = super::named::<ImageSet>(super::IMAGE_SETS))]
+    #[arg(long, default_value = "test", value_parser = super::shared::named::<ImageSet>(super::shared::IMAGE_SETS))]
     images: ImageSet,
     /// Gaussian-noise baseline rows: standard deviations, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0.1,0.3")]

@@ -4,7 +4,7 @@ use blindspot::Error;
 use blindspot::experiments::loaded::ImageSet;
 use blindspot::experiments::units::{UnitsOptions, figure, units};
 
-use super::{ModelArgs, print_json};
+use super::shared::{ModelArgs, print_json};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

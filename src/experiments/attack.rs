@@ -60,8 +60,8 @@ pub enum Error {
 
 /// Attacks the first `n` images of `options.images` that `loaded` classifies correctly.
 /// `progress` is called with the number of examples done after each batch.
-pub fn run_attack(
-    loaded: &LoadedModel,
+pub fn run_attack<M: Layered>(
+    loaded: &LoadedModel<M>,
     options: &AttackOptions,
     device: &Device,
     mut progress: impl FnMut(usize),
@@ -109,8 +109,8 @@ pub fn attack_batch(
 }
 
 /// Indices of the first `n` images of `images` that the model classifies correctly.
-fn correctly_classified(
-    loaded: &LoadedModel,
+fn correctly_classified<M: Layered>(
+    loaded: &LoadedModel<M>,
     images: &Images,
     n: usize,
     device: &Device,
@@ -171,7 +171,13 @@ pub fn figure(run: &AttackRun, title: String, rows: usize) -> crate::report::gri
 /// Accuracy of `loaded` under untargeted PGD (L∞ `epsilon`, `steps` steps of 2.5·ε/steps, random
 /// start, device seed 1) on the first `n` test images: the share the attack did not break
 /// (misclassified clean images count as broken).
-pub fn pgd_accuracy(loaded: &LoadedModel, n: usize, epsilon: f64, steps: usize, device: &Device) -> Result<f64, Error> {
+pub fn pgd_accuracy<M: Layered>(
+    loaded: &LoadedModel<M>,
+    n: usize,
+    epsilon: f64,
+    steps: usize,
+    device: &Device,
+) -> Result<f64, Error> {
     let images = DeviceImages::new(&loaded.images(ImageSet::Test).head(n), device);
     let surface = Surface::new(&loaded.model, 0)?;
     let config = PgdConfig::linf(epsilon, steps);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loaded::LoadedModel;
 use crate::data::{DeviceImages, Images};
+use crate::model::Layered;
 use crate::train::error_rate;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,12 +22,12 @@ pub struct EvalReport {
 }
 
 /// The error rates of `loaded` on its run's training and validation images and the test set.
-pub fn evaluate(loaded: &LoadedModel, device: &Device) -> EvalReport {
+pub fn evaluate<M: Layered>(loaded: &LoadedModel<M>, device: &Device) -> EvalReport {
     let error = |images: &Images| error_rate(&loaded.model, &DeviceImages::new(images, device));
     EvalReport {
         checkpoint: loaded.checkpoint.dir.display().to_string(),
         run: loaded.name.clone(),
-        arch: loaded.spec.arch.clone(),
+        arch: loaded.arch.clone(),
         epoch: loaded.checkpoint.state.epoch,
         train_error: error(&loaded.train),
         validation_error: loaded.validation.as_ref().map(error),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::loaded::LoadedModel;
 use super::robustness::{Event, robustness};
 use crate::attack::robustness::{self as ensemble, RobustnessConfig, RobustnessReport};
+use crate::model::Layered;
 use crate::report::chart::{Corner, LineChart, Series};
 
 /// One run on the frontier.
@@ -26,8 +27,8 @@ pub struct FrontierPoint {
 /// `loaded`'s point: its training seconds and its report under `config` on the first `n` test
 /// images, read from the figures kept beside its weights when they were measured with the same
 /// settings, else measured (and kept).
-pub fn point(
-    loaded: &LoadedModel,
+pub fn point<M: Layered>(
+    loaded: &LoadedModel<M>,
     config: &RobustnessConfig,
     n: usize,
     device: &Device,

@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use serde::Serialize;
 
-use crate::bounds::{self, Lanczos, NetworkBounds, network_bounds};
+use crate::bounds::{Lanczos, NetworkBounds, network_bounds};
 use crate::model::{ModelSpec, Stack, regularize, zoo};
 
 /// A model's bounds, with the architecture they belong to.
@@ -40,9 +40,6 @@ pub fn lipschitz(
     layers: &[usize],
     lanczos: &Lanczos,
 ) -> Result<LipschitzReport, crate::Error> {
-    let bounds = network_bounds(model, layers, lanczos).map_err(|e| match e {
-        bounds::Error::NoLayer { layer, depth } => crate::Error::NoLayer { arch: spec.arch.clone(), layer, depth },
-        e => e.into(),
-    })?;
+    let bounds = network_bounds(model, layers, lanczos)?;
     Ok(LipschitzReport { arch: spec.arch.clone(), input: spec.input, bounds })
 }

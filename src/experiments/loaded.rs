@@ -1,7 +1,7 @@
 //! A trained model with its run's images, for the experiments that measure it.
 
 use crate::data::{DatasetName, Images};
-use crate::model::{ModelSpec, Stack};
+use crate::model::Stack;
 use crate::train::Checkpoint;
 
 /// Which images an experiment uses.
@@ -23,16 +23,17 @@ impl std::fmt::Display for ImageSet {
     }
 }
 
-/// A trained model with the images of its run, ready for inference (`recipe::open` reads one from
-/// a checkpoint).
-pub struct LoadedModel {
+/// A trained model with the images of its run, ready for inference: `recipe::open` reads a zoo
+/// model from a checkpoint; a model of your own (a `Whole`, a `Layered` of yours) is put together
+/// from its checkpoint and images. Every measurement in `experiments` takes one.
+pub struct LoadedModel<M = Stack> {
     pub checkpoint: Checkpoint,
     /// The run's name.
     pub name: String,
     /// The inference copy (no autodiff, dropout off).
-    pub model: Stack,
-    /// The model's architecture (layers, input shape).
-    pub spec: ModelSpec,
+    pub model: M,
+    /// The model's architecture, in words (a recipe's `model.arch`).
+    pub arch: String,
     pub data: DatasetName,
     /// The run's own training images: its split, without the validation hold-out, its subset.
     pub train: Images,
@@ -42,7 +43,7 @@ pub struct LoadedModel {
     pub test: Images,
 }
 
-impl LoadedModel {
+impl<M> LoadedModel<M> {
     /// The images of `set`: the run's own training images or the whole test set.
     pub fn images(&self, set: ImageSet) -> &Images {
         match set {

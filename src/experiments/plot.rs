@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attack::pgd_accuracy;
 use super::loaded::LoadedModel;
+use crate::model::Layered;
 use crate::report::chart::{Corner, LineChart, Series};
 use crate::train::{Checkpoint, EpochMetrics};
 
@@ -177,8 +178,8 @@ impl RobustnessOptions {
 }
 
 /// PGD accuracy of `loaded` at every radius of `options`; `done` is told each radius finished.
-pub fn robustness(
-    loaded: &LoadedModel,
+pub fn robustness<M: Layered>(
+    loaded: &LoadedModel<M>,
     checkpoint: &Path,
     options: &RobustnessOptions,
     device: &Device,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::figures::{self, Settings};
 use super::loaded::LoadedModel;
 use crate::attack::robustness::{self, Advance, RobustnessConfig, RobustnessReport};
+use crate::model::Layered;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RobustnessRun {
@@ -30,8 +31,8 @@ pub enum Event<'a> {
 /// `n` test images. Each report is kept beside the checkpoint's weights ([`figures`]); with `reuse`
 /// a radius whose report is kept there with the same settings is read instead of measured.
 /// (Figures that cannot be written, in a read-only folder, are only measured again next time.)
-pub fn robustness(
-    loaded: &LoadedModel,
+pub fn robustness<M: Layered>(
+    loaded: &LoadedModel<M>,
     config: &RobustnessConfig,
     radii: &[f64],
     n: usize,

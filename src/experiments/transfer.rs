@@ -61,7 +61,7 @@ impl TransferTable {
 }
 
 /// Errors of every model on `inputs` `[n, pixels]` with true `labels`.
-fn errors(models: &[LoadedModel], inputs: &Tensor<2>, labels: &Tensor<1, Int>) -> Vec<f64> {
+fn errors<M: Layered>(models: &[LoadedModel<M>], inputs: &Tensor<2>, labels: &Tensor<1, Int>) -> Vec<f64> {
     let n = labels.dims()[0] as f64;
     models
         .iter()
@@ -76,9 +76,9 @@ fn mean(xs: &[f32]) -> f64 {
 /// Runs the experiment on the first `n` images of the chosen set (of the first model's dataset):
 /// rows attack each of `sources`, columns are the errors of each of `models`.
 /// `progress(done, total)` is called after each attacked batch.
-pub fn transfer(
-    sources: &[LoadedModel],
-    models: &[LoadedModel],
+pub fn transfer<M: Layered>(
+    sources: &[LoadedModel<M>],
+    models: &[LoadedModel<M>],
     options: &TransferOptions,
     device: &Device,
     mut progress: impl FnMut(usize, usize),

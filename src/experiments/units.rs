@@ -16,8 +16,9 @@ use crate::report::grid::{Cell, Figure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("layer {layer} has no units to study: units are the outputs of hidden layers 1 to {}", depth - 1)]
-    Layer { layer: usize, depth: usize },
+    /// Units are the outputs of the hidden layers, 1 to the one below the logits.
+    #[error(transparent)]
+    Layer(#[from] crate::model::layered::Error),
     #[error("the top {top} images asked for, but there are {available} test images")]
     Top { top: usize, available: usize },
 }
@@ -73,11 +74,13 @@ fn direction(kind: &str, index: usize, scores: &[f32], images: &Images, top: usi
 }
 
 /// Measures `options.directions` units and as many random directions of layer `options.layer`.
-pub fn units(loaded: &LoadedModel, options: &UnitsOptions, device: &Device) -> Result<UnitsReport, Error> {
+pub fn units<M: Layered>(
+    loaded: &LoadedModel<M>,
+    options: &UnitsOptions,
+    device: &Device,
+) -> Result<UnitsReport, Error> {
     let depth = loaded.model.depth();
-    if options.layer == 0 || options.layer >= depth {
-        return Err(Error::Layer { layer: options.layer, depth });
-    }
+    crate::model::layered::within(options.layer, 1, depth.saturating_sub(1))?;
     let images = loaded.images(ImageSet::Test);
     if options.top > images.len() {
         return Err(Error::Top { top: options.top, available: images.len() });

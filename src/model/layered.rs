@@ -193,8 +193,10 @@ impl Affine {
 /// Why a model cannot do what was asked of it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("layer {layer} is out of range: the model has layers 0 (the input) to {depth}")]
-    Layer { layer: usize, depth: usize },
+    /// The one error for a layer a model does not have for what was asked of it: `first..=last`
+    /// are the layers it can be (0: the input).
+    #[error("layer {layer} is out of range: the model has layers {} to {last}", name_first(.first))]
+    Layer { layer: usize, first: usize, last: usize },
     #[error(
         "the model lists no affine maps (Layered::affine_maps), which the Lipschitz bounds, the penalty and the paper's weight decay need"
     )]
@@ -205,12 +207,30 @@ pub enum Error {
     Unsupported(String),
 }
 
+fn name_first(first: &usize) -> String {
+    if *first == 0 { "0 (the input)".into() } else { first.to_string() }
+}
+
+/// Checks that `layer` is one of `first..=last`.
+pub fn within(layer: usize, first: usize, last: usize) -> Result<(), Error> {
+    if (first..=last).contains(&layer) { Ok(()) } else { Err(Error::Layer { layer, first, last }) }
+}
+
+/// Checks that attacks and pools can work at `layer` of a model `depth` layers deep: the input (0)
+/// to the last hidden layer.
+pub fn attackable(layer: usize, depth: usize) -> Result<(), Error> {
+    within(layer, 0, depth.saturating_sub(1))
+}
+
+/// Checks that `layer` is a layer with weights of a model `depth` layers deep: 1 to `depth`.
+pub fn weighted(layer: usize, depth: usize) -> Result<(), Error> {
+    within(layer, 1, depth)
+}
+
 /// The width of layer `k`'s activations for `inputs`-wide input rows, measured by one pass of
 /// a zero input on `device` (which also checks that the model takes such inputs).
 pub fn width(model: &dyn Layered, k: usize, inputs: usize, device: &Device) -> Result<usize, Error> {
-    if k > model.depth() {
-        return Err(Error::Layer { layer: k, depth: model.depth() });
-    }
+    within(k, 0, model.depth())?;
     let device = device.clone().without_autodiff();
     let x = Tensor::<2>::zeros([1, inputs], &device);
     let logits = model.forward(x.clone());

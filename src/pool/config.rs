@@ -160,11 +160,6 @@ impl PoolConfig {
         }
     }
 
-    /// The same pools, their examples made by `attack`.
-    pub fn with_attack(self, attack: PoolAttack) -> PoolConfig {
-        PoolConfig { attack, ..self }
-    }
-
     /// The FGSM / PGD radius of the pool at layer `layer`, if the config has one there.
     pub fn epsilon_of(&self, layer: usize) -> Option<f64> {
         let position = self.layers.iter().position(|&k| k == layer)?;
@@ -174,8 +169,14 @@ impl PoolConfig {
         }
     }
 
+    /// Checks that every pool's layer is one a model `depth` layers deep has for pools: the input
+    /// (0) to its last hidden layer.
+    pub fn check_layers(&self, depth: usize) -> Result<(), crate::model::layered::Error> {
+        self.layers.iter().try_for_each(|&k| crate::model::layered::attackable(k, depth))
+    }
+
     /// Checks every field that does not depend on the model (its layers are checked against the
-    /// model when the pools are built).
+    /// model by `check_layers`).
     pub fn check(&self) -> Result<(), Invalid> {
         ensure(!self.layers.is_empty(), "layers", || "name at least one layer (0: the inputs)".into())?;
         if let Some((i, k)) = self.layers.iter().enumerate().find(|(i, k)| self.layers[..*i].contains(k)) {

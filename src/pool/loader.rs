@@ -108,9 +108,7 @@ impl<M: PoolModel> AdversarialLoader<M> {
     ) -> Result<AdversarialLoader<M>, Error> {
         section.check()?;
         let depth = model.depth();
-        if let Some(&layer) = section.layers.iter().find(|&&k| k >= depth) {
-            return Err(layered::Error::Layer { layer, depth: depth - 1 }.into());
-        }
+        section.check_layers(depth)?;
         let model_device = model.devices().into_iter().next().unwrap_or_else(|| device.clone());
         let widths = section
             .layers
@@ -242,6 +240,21 @@ impl<M: PoolModel> AdversarialLoader<M> {
         }
         out.shuffle(&mut self.rng);
         Ok(out)
+    }
+
+    /// The pool rows that join step `step` (steps done so far) of epoch `epoch` beside `clean` clean
+    /// rows: none during the pools' warm-up (`warmup_epochs`; they keep filling), and the drawn
+    /// input-pool examples renewed on the weights `current` makes first where the config renews.
+    pub fn rows<V: Layered>(
+        &mut self,
+        epoch: usize,
+        step: u64,
+        clean: usize,
+        current: impl FnOnce() -> V,
+    ) -> Result<Vec<LayerBatch>, Error> {
+        let mut drawn = self.draw(step, clean, epoch > self.section.warmup_epochs)?;
+        self.renew(&mut drawn, current, step);
+        Ok(drawn)
     }
 
     /// Renews the input-pool examples among `drawn` (this step's draw) with `refine_steps` signed

@@ -17,7 +17,7 @@ use crate::experiments::loaded::ImageSet;
 use crate::experiments::robustness::{Event, robustness};
 use crate::recipe;
 use crate::report::table::Table;
-use crate::train::tensorboard::read_metrics;
+use crate::train::metrics::read_metrics;
 
 #[derive(Debug, Clone)]
 pub struct CompareOptions {

@@ -7,11 +7,11 @@ use std::path::Path;
 use toml_edit::{DocumentMut, ImDocument, Item, Table, Value};
 
 use super::base::{self, Source};
+use super::pretrain::PretrainConfig;
 use super::schema::Recipe;
 use crate::bounds::PenaltyConfig;
 use crate::model::{ModelSpec, zoo};
 use crate::pool::{PoolAttack, PoolConfig};
-use crate::train::PretrainConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -257,24 +257,12 @@ fn validate_sizes(r: &Recipe) -> Result<(), (String, String)> {
 
 fn validate_lipschitz(l: &PenaltyConfig, layers: usize) -> Result<(), (String, String)> {
     l.check().map_err(|e| (format!("lipschitz.{}", e.field), e.message))?;
-    if let Some(&k) = l.layers.iter().find(|&&k| k == 0 || k > layers) {
-        return Err((
-            "lipschitz.layers".into(),
-            format!("layer {k} is out of range: the model has layers 1 to {layers}"),
-        ));
-    }
-    Ok(())
+    l.check_layers(layers).map_err(|e| ("lipschitz.layers".into(), e.to_string()))
 }
 
 fn validate_adversarial(a: &PoolConfig, layers: usize) -> Result<(), (String, String)> {
     a.check().map_err(|e| (format!("adversarial.{}", e.field), e.message))?;
-    if let Some(&k) = a.layers.iter().find(|&&k| k >= layers) {
-        return Err((
-            "adversarial.layers".into(),
-            format!("layer {k} is out of range: the model has layers 0 (the inputs) to {}", layers.saturating_sub(1)),
-        ));
-    }
-    Ok(())
+    a.check_layers(layers).map_err(|e| ("adversarial.layers".into(), e.to_string()))
 }
 
 fn validate_pretrain(p: &PretrainConfig, r: &Recipe) -> Result<(), (String, String)> {

@@ -6,6 +6,7 @@ pub mod base;
 pub mod compare;
 pub mod exchange;
 pub mod load;
+pub mod pretrain;
 pub mod reproduce;
 pub mod run;
 pub mod runs;

@@ -163,7 +163,7 @@ fn model_rows(
     for model in &models {
         progress.message(&format!("{}: attacking {n} {images} images", model.name));
         let summary: RunSummary =
-            train::tensorboard::read_metrics(model.checkpoint.dir.parent().unwrap_or(Path::new(".")))?;
+            train::metrics::read_metrics(model.checkpoint.dir.parent().unwrap_or(Path::new(".")))?;
         let attack = AttackOptions {
             method: AttackMethod::Lbfgs,
             layer: 0,

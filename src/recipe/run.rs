@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 
 use super::load::{self, model_spec, to_toml};
+use super::pretrain;
 use super::schema::Recipe;
 use crate::backend::DeviceChoice;
 use crate::data::{Dataset, Images, Splits};
 use crate::model::{ModelSpec, Stack};
 use crate::train::checkpoint::{Checkpoint, LATEST, RECIPE_FILE};
-use crate::train::{Hook, RunSummary, Trainer, pretrain};
+use crate::train::{Existing, Hook, RunSummary, Trainer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -27,8 +28,9 @@ pub enum Error {
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub device: DeviceChoice,
-    /// Continue from the run folder's latest checkpoint (a fresh run if it has none).
-    pub resume: bool,
+    /// What to do with a run folder that holds an earlier run: refuse (the default), resume it,
+    /// overwrite it or set it aside.
+    pub existing: Existing,
 }
 
 /// The run folder of `recipe`: `<output.dir>/<name>`.
@@ -68,7 +70,11 @@ pub fn architecture(recipe: &Recipe, images: &Images) -> Result<ModelSpec, Error
 }
 
 /// Loads the recipe's data, then trains it with the default hooks followed by `extra` hooks.
-pub fn run(recipe: &Recipe, options: &TrainOptions, extra: Vec<Box<dyn Hook>>) -> Result<RunSummary, crate::Error> {
+pub fn run(
+    recipe: &Recipe,
+    options: &TrainOptions,
+    extra: Vec<Box<dyn Hook<Stack>>>,
+) -> Result<RunSummary, crate::Error> {
     let dataset = Dataset::load(recipe.data.dataset, recipe.data.dir.as_deref())?;
     let device = options.device.device()?;
     train(recipe, &splits(recipe, &dataset)?, &device, options, extra)
@@ -80,11 +86,11 @@ pub fn train(
     splits: &Splits,
     device: &Device,
     options: &TrainOptions,
-    hooks: Vec<Box<dyn Hook>>,
+    hooks: Vec<Box<dyn Hook<Stack>>>,
 ) -> Result<RunSummary, crate::Error> {
     let spec = architecture(recipe, &splits.train)?;
     let dir = run_dir(recipe);
-    if options.resume && dir.join(LATEST).is_file() {
+    if options.existing == Existing::Resume && dir.join(LATEST).is_file() {
         check_same_recipe(&dir, recipe)?;
     }
     let ad = device.clone().autodiff();
@@ -96,7 +102,7 @@ pub fn train(
         .seed(recipe.seed)
         .output(recipe.output.clone())
         .describe(&recipe.model.arch, data)
-        .resume(options.resume)
+        .existing(options.existing)
         .keep_file(RECIPE_FILE, to_toml(recipe));
     if let Some(pools) = &recipe.adversarial {
         trainer = trainer.pools(pools.clone());
@@ -112,9 +118,8 @@ pub fn train(
     }
     if let Some(p) = recipe.pretrain.clone() {
         let (config, seed) = (recipe.train.clone(), recipe.seed);
-        trainer = trainer.on_fresh_start(Box::new(move |model, train| {
-            Ok(pretrain::pretrain(model, train, &p, &config, seed, &ad)?)
-        }));
+        trainer = trainer
+            .prepare(Box::new(move |model, train| Ok(pretrain::pretrain(model, train, &p, &config, seed, &ad)?)));
     }
     for hook in hooks {
         trainer = trainer.hook(hook);

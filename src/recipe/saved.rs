@@ -37,7 +37,7 @@ pub fn open(path: &Path, device: &Device, data_dir: Option<&Path>) -> Result<Loa
         checkpoint,
         name: recipe.name,
         model,
-        spec,
+        arch: spec.arch,
         data: dataset.name,
         train: run.train,
         validation: run.validation,

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::pretrain::PretrainConfig;
 use crate::backend::DeviceChoice;
 use crate::bounds::PenaltyConfig;
 use crate::data::{DatasetName, Split};
 use crate::pool::{BankConfig, PoolConfig};
-use crate::train::{FreshConfig, OptimizerConfig, OutputConfig, PretrainConfig, TrainConfig};
+use crate::train::{FreshConfig, OptimizerConfig, OutputConfig, TrainConfig};
 
 /// A complete description of one training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -304,6 +304,12 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir).and_then(|f| f.sync_all()).map_err(io(dir))
 }
 
+/// The newest epoch a checkpoint folder of `run_dir` holds; `None` when it holds none (or
+/// cannot be read).
+pub fn newest_epoch(run_dir: &Path) -> Option<usize> {
+    Checkpoint::folders(run_dir).ok()?.first().map(|(epoch, _)| *epoch)
+}
+
 /// Replaces `path` with `bytes` so that readers see either the old or the new content.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

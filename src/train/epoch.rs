@@ -72,13 +72,9 @@ impl<M: PoolModel> Loop<'_, M> {
         let started = Instant::now();
         let mut loss_sum = Tensor::<1>::zeros([1], self.device);
         let mut wrong_sum = Tensor::<1, Int>::zeros([1], self.device);
-        // The first step whose loss is not finite (0: none) and its first such term, kept on the
-        // device: no step waits.
-        let mut first_bad = Tensor::<1>::zeros([1], self.device);
-        let mut bad_terms: Vec<(&str, Tensor<1>)> = Vec::new();
+        let mut watch = NonFiniteWatch::new(self.device);
         let mut learning_rate = 0.0;
         let total_steps = (t.train.epochs * info.steps_per_epoch) as u64;
-        let warmup = t.pools.as_ref().map_or(0, |p| p.warmup_epochs);
         for (b, indices) in shuffled_batches(info.train_examples, t.train.batch_size, seed).iter().enumerate() {
             learning_rate = optimizer::learning_rate(&t.optimizer, state.step, total_steps);
             let mut batch = self.sets.train.batch(indices);
@@ -92,11 +88,7 @@ impl<M: PoolModel> Loop<'_, M> {
             }
             let labels = batch.labels.clone();
             let adversarial = match loader.as_deref_mut() {
-                Some(loader) => {
-                    let mut drawn = loader.draw(state.step, indices.len(), epoch > warmup)?;
-                    loader.renew(&mut drawn, || state.model.valid(), state.step);
-                    drawn
-                }
+                Some(loader) => loader.rows(epoch, state.step, indices.len(), || state.model.valid())?,
                 None => Vec::new(),
             };
             let regularizers = Regularizers {
@@ -114,16 +106,7 @@ impl<M: PoolModel> Loop<'_, M> {
             if let Some(bank) = bank.as_deref_mut() {
                 bank.trained(out.logits.clone());
             }
-            let bad = out.loss.clone().is_finite().bool_not().bool_and(first_bad.clone().equal_elem(0.0));
-            first_bad = first_bad.mask_fill(bad.clone(), state.step as f64);
-            // Each term's value at the first bad step (one term alone needs no record).
-            if out.terms.len() > 1 {
-                bad_terms.resize_with(out.terms.len(), || ("", Tensor::zeros([1], self.device)));
-                for ((name, kept), (term, value)) in bad_terms.iter_mut().zip(out.terms) {
-                    *kept = kept.clone().mask_where(bad.clone(), value);
-                    *name = term;
-                }
-            }
+            watch.record(state.step, &out.loss, out.terms);
             loss_sum = loss_sum + out.loss.clone().mul_scalar(indices.len() as f64);
             wrong_sum = wrong_sum + wrong(out.logits, labels);
             let step =
@@ -137,13 +120,8 @@ impl<M: PoolModel> Loop<'_, M> {
         }
         // Reading the sums waits for the device, so the time below is the epoch's real time.
         let n = info.train_examples as f64;
-        let bad_step = first_bad.into_scalar::<f32>() as u64;
-        if bad_step > 0 {
-            let term = bad_terms
-                .into_iter()
-                .find(|(_, value)| !value.clone().into_scalar::<f32>().is_finite())
-                .map_or("cross-entropy", |(name, _)| name);
-            return Err(Error::NotFinite { epoch, step: bad_step, term });
+        if let Some((step, term)) = watch.first() {
+            return Err(Error::NotFinite { epoch, step, term });
         }
         let (train_loss, train_error) =
             (loss_sum.into_scalar::<f32>() as f64 / n, wrong_sum.into_scalar::<i64>() as f64 / n);
@@ -220,6 +198,45 @@ impl<M: PoolModel> Loop<'_, M> {
             hook.on_run_end(info, &view, &summary).map_err(hook_error(hook.as_ref()))?;
         }
         Ok(Trained { model: state.model, averaged: state.averaged.map(WeightAverage::into_model), summary })
+    }
+}
+
+/// The first step of an epoch whose loss is not finite, and its first such term, kept on the
+/// device so that no step waits for it.
+struct NonFiniteWatch {
+    /// The step (0: none yet).
+    first: Tensor<1>,
+    /// Each term's value at that step (one term alone needs no record).
+    terms: Vec<(&'static str, Tensor<1>)>,
+    device: Device,
+}
+
+impl NonFiniteWatch {
+    fn new(device: &Device) -> NonFiniteWatch {
+        NonFiniteWatch { first: Tensor::zeros([1], device), terms: Vec::new(), device: device.clone() }
+    }
+
+    /// Step `step`'s loss and its named terms.
+    fn record(&mut self, step: u64, loss: &Tensor<1>, terms: Vec<(&'static str, Tensor<1>)>) {
+        let bad = loss.clone().is_finite().bool_not().bool_and(self.first.clone().equal_elem(0.0));
+        self.first = self.first.clone().mask_fill(bad.clone(), step as f64);
+        if terms.len() > 1 {
+            self.terms.resize_with(terms.len(), || ("", Tensor::zeros([1], &self.device)));
+            for ((name, kept), (term, value)) in self.terms.iter_mut().zip(terms) {
+                *kept = kept.clone().mask_where(bad.clone(), value);
+                *name = term;
+            }
+        }
+    }
+
+    /// The first non-finite step and its first non-finite term (the cross-entropy when the loss
+    /// had no other); reading it waits for the device.
+    fn first(self) -> Option<(u64, &'static str)> {
+        let step = self.first.into_scalar::<f32>() as u64;
+        (step > 0).then(|| {
+            let term = self.terms.into_iter().find(|(_, value)| !value.clone().into_scalar::<f32>().is_finite());
+            (step, term.map_or("cross-entropy", |(name, _)| name))
+        })
     }
 }
 

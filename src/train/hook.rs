@@ -8,8 +8,6 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Stack;
-
 /// What a hook may return on failure; the trainer stops and reports it with the hook's name.
 pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -35,6 +33,9 @@ pub struct RunInfo<'a> {
     pub start_epoch: usize,
     pub steps_per_epoch: usize,
     pub train_examples: usize,
+    /// What the start did that a user should be told: a damaged checkpoint skipped when
+    /// resuming, an earlier run kept under another name.
+    pub notices: &'a [String],
 }
 
 /// One optimizer step, just taken.
@@ -81,7 +82,7 @@ pub struct EpochMetrics {
 }
 
 /// The trainer's state at an epoch's end: what a checkpoint holds.
-pub struct TrainState<'a, M = Stack> {
+pub struct TrainState<'a, M> {
     /// The weights the optimizer moves.
     pub model: &'a M,
     /// Their running average (`train.ema`), an inference copy: what the run measures and checkpoints
@@ -98,7 +99,7 @@ pub struct TrainState<'a, M = Stack> {
 /// Called by the training loop at run start and end, epoch start and end, and after each optimizer
 /// step, for a model of type `M`. Every method has an empty default, so a hook implements only what
 /// it needs; a hook that does not look at the model implements `Hook<M>` for every `M`.
-pub trait Hook<M = Stack> {
+pub trait Hook<M> {
     /// A short name used when the hook fails.
     fn name(&self) -> &str;
 

@@ -2,7 +2,7 @@
 //! SIGTERM only raise a flag; the trainer reads it after every step and stops with
 //! [`Error::Interrupted`](super::trainer::Error::Interrupted): the pools' attackers joined, the
 //! run's lock released, its last complete checkpoint kept for `resume`. A second signal of the same
-//! kind ends the process at once (the handler resets itself). A program may also ask with [`request`].
+//! kind ends the process at once (the handler resets itself).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -31,11 +31,6 @@ pub fn catch_signals() -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Asks running trainers to stop after their current step, as if `signal` had arrived.
-pub fn request(signal: i32) {
-    PENDING.store(signal, Ordering::SeqCst);
 }
 
 /// The signal a stop was asked with, if one was.

@@ -1,6 +1,6 @@
 //! Training: the [`Trainer`] (any [`Layered`](crate::model::Layered) burn module, its data, its
 //! configs and hooks), one step, the hooks (checkpointer, TensorBoard, metrics file, Lipschitz
-//! bounds, the pools' snapshot publisher), optimizers and schedules, AE pretraining, evaluation.
+//! bounds, the pools' snapshot publisher), optimizers and schedules, evaluation.
 
 pub mod average;
 pub mod checkpoint;
@@ -12,8 +12,8 @@ pub mod hook;
 pub mod interrupt;
 pub mod lipschitz;
 pub mod lock;
+pub mod metrics;
 pub mod optimizer;
-pub mod pretrain;
 pub mod publisher;
 pub mod step;
 pub mod tensorboard;
@@ -26,8 +26,8 @@ pub use evaluate::error_rate;
 pub use fresh::{FreshConfig, FreshLoss, FreshMethod};
 pub use hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 pub use lipschitz::LipschitzBounds;
-pub use pretrain::PretrainConfig;
+pub use metrics::MetricsFile;
 pub use publisher::SnapshotPublisher;
 pub use step::{Regularizers, StepOutput, Trades, train_step};
-pub use tensorboard::{MetricsFile, TensorBoard};
-pub use trainer::{Trained, Trainer, epoch_seed};
+pub use tensorboard::TensorBoard;
+pub use trainer::{Existing, Trained, Trainer, epoch_seed};

@@ -27,9 +27,10 @@ use super::epoch::{Loop, Sets, State, hook_error};
 use super::fresh::FreshConfig;
 use super::hook::{Hook, HookError, RunInfo, RunSummary};
 use super::lipschitz::LipschitzBounds;
+use super::metrics::MetricsFile;
 use super::optimizer;
 use super::publisher::SnapshotPublisher;
-use super::tensorboard::{MetricsFile, TensorBoard};
+use super::tensorboard::TensorBoard;
 use crate::backend::{self, CpuThreadLimit, DeviceChoice};
 use crate::bounds::{LipschitzPenalty, PenaltyConfig};
 use crate::config::Invalid;
@@ -96,12 +97,33 @@ pub enum Error {
          kept (resuming continues from it)", super::interrupt::signal_name(*signal)
     )]
     Interrupted { signal: i32, epoch: usize, step: u64 },
-    #[error("fresh-start preparation failed: {0}")]
-    FreshStart(#[source] HookError),
+    #[error("preparing the model before the first epoch failed: {0}")]
+    Prepare(#[source] HookError),
+    #[error(
+        "{path} holds a run's checkpoints (up to epoch {epoch}): resume it (train --resume) or start over \
+         (train --overwrite deletes it)"
+    )]
+    RunExists { path: PathBuf, epoch: usize },
 }
 
-/// What a fresh run does to its model before the first epoch (the recipe's AE pretraining).
-pub type FreshStart<M> = Box<dyn FnOnce(M, &DeviceImages) -> Result<M, HookError>>;
+/// What `run` does with a run folder that holds an earlier run's checkpoints (a folder without
+/// any, a run killed in its first epoch, is started over in every case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Existing {
+    /// Stop with [`Error::RunExists`] before anything is written: nothing is lost (the default).
+    #[default]
+    Refuse,
+    /// Continue from its latest checkpoint.
+    Resume,
+    /// Delete it and start over.
+    Overwrite,
+    /// Keep it under a new name (`<name>.1`, or the first of `.2`, `.3`, … that is free) and start over.
+    SetAside,
+}
+
+/// What a new run (not a resumed one) does to its model before the first epoch, given the
+/// training images (a recipe's autoencoder pretraining).
+pub type Prepare<M> = Box<dyn FnOnce(M, &DeviceImages) -> Result<M, HookError>>;
 
 /// What a finished run gives back: the trained model (on the training device, with autodiff), the
 /// weights' running average where the run keeps one (`train.ema`; an inference copy, what the
@@ -136,9 +158,9 @@ pub struct Trainer<M> {
     bank: Option<BankConfig>,
     penalty: Option<PenaltyConfig>,
     hooks: Vec<Box<dyn Hook<M>>>,
-    resume: bool,
+    existing: Existing,
     files: Vec<(String, String)>,
-    fresh_start: Option<FreshStart<M>>,
+    prepare: Option<Prepare<M>>,
 }
 
 impl<M: PoolModel> Trainer<M> {
@@ -162,9 +184,9 @@ impl<M: PoolModel> Trainer<M> {
             bank: None,
             penalty: None,
             hooks: Vec::new(),
-            resume: false,
+            existing: Existing::Refuse,
             files: Vec::new(),
-            fresh_start: None,
+            prepare: None,
         }
     }
 
@@ -224,9 +246,9 @@ impl<M: PoolModel> Trainer<M> {
         self
     }
 
-    /// Continue from the run folder's latest checkpoint (a fresh run if it has none).
-    pub fn resume(mut self, resume: bool) -> Self {
-        self.resume = resume;
+    /// What to do with a run folder that holds an earlier run (default: refuse to touch it).
+    pub fn existing(mut self, existing: Existing) -> Self {
+        self.existing = existing;
         self
     }
 
@@ -236,9 +258,9 @@ impl<M: PoolModel> Trainer<M> {
         self
     }
 
-    /// What a fresh run (not a resumed one) does to the model before its first epoch.
-    pub fn on_fresh_start(mut self, prepare: FreshStart<M>) -> Self {
-        self.fresh_start = Some(prepare);
+    /// What a new run (not a resumed one) does to the model before its first epoch.
+    pub fn prepare(mut self, prepare: Prepare<M>) -> Self {
+        self.prepare = Some(prepare);
         self
     }
 
@@ -271,16 +293,23 @@ impl<M: PoolModel> Trainer<M> {
                 return Err(Error::BankWithFresh);
             }
         }
-        if let Some(pools) = &self.pools
-            && pools.warmup_epochs >= self.train.epochs
-        {
-            return Err(Error::WarmupTooLong { warmup: pools.warmup_epochs, epochs: self.train.epochs });
+        // The model's layers are counted, not run: a run's first read of its weights initialises
+        // them, and that belongs to the first step.
+        let depth = self.model.depth();
+        if let Some(pools) = &self.pools {
+            pools.check().map_err(config("adversarial pools"))?;
+            pools.check_layers(depth).map_err(crate::pool::Error::from)?;
+            if pools.warmup_epochs >= self.train.epochs {
+                return Err(Error::WarmupTooLong { warmup: pools.warmup_epochs, epochs: self.train.epochs });
+            }
         }
         let steps = self.train.epochs * examples.div_ceil(batch);
-        if let Some(penalty) = &self.penalty
-            && penalty.every > steps
-        {
-            return Err(Error::PenaltyOnce { every: penalty.every, steps });
+        if let Some(penalty) = &self.penalty {
+            penalty.check().map_err(config("lipschitz penalty"))?;
+            penalty.check_layers(depth).map_err(crate::bounds::Error::from)?;
+            if penalty.every > steps {
+                return Err(Error::PenaltyOnce { every: penalty.every, steps });
+            }
         }
         if !on_autodiff(&self.model) {
             return Err(Error::NotAutodiff);
@@ -293,6 +322,10 @@ impl<M: PoolModel> Trainer<M> {
         self.check()?;
         let run_dir = self.run_dir();
         let _lock = super::lock::RunLock::take(&run_dir)?;
+        // Under the lock (beside the folder), so no other trainer changes what is found.
+        if let Some(epoch) = checkpoint::newest_epoch(&run_dir).filter(|_| self.existing == Existing::Refuse) {
+            return Err(Error::RunExists { path: run_dir, epoch });
+        }
         let attacker_device = self.pools.as_ref().and_then(|p| p.attacker_device).map(|c| c.device()).transpose()?;
         let ad = self.model.devices().into_iter().next().ok_or(Error::NotAutodiff)?;
         let device = ad.clone().without_autodiff();
@@ -301,7 +334,7 @@ impl<M: PoolModel> Trainer<M> {
             test: DeviceImages::new(&self.data.test, &device),
             validation: self.data.validation.as_ref().map(|v| DeviceImages::new(v, &device)),
         };
-        let state = self.start(&run_dir, &sets.train)?;
+        let (state, notices) = self.start(&run_dir, &sets.train)?;
         let device_name = DeviceChoice::of(&device).to_string();
         let info = RunInfo {
             name: &self.name,
@@ -317,6 +350,7 @@ impl<M: PoolModel> Trainer<M> {
             start_epoch: state.epoch,
             steps_per_epoch: self.data.train.len().div_ceil(self.train.batch_size),
             train_examples: self.data.train.len(),
+            notices: &notices,
         };
         let mut hooks = self.builtin_hooks();
         hooks.append(&mut self.hooks);
@@ -395,22 +429,26 @@ impl<M: PoolModel> Trainer<M> {
     }
 
     /// The state to start from: the latest checkpoint's when resuming, else a fresh run folder
-    /// and the model as given (after the fresh-start preparation).
-    fn start(&mut self, run_dir: &Path, train: &DeviceImages) -> Result<State<M>, Error> {
+    /// and the model as given (after its preparation); and what a user should be told
+    /// of it (a damaged checkpoint skipped, an earlier run set aside).
+    fn start(&mut self, run_dir: &Path, train: &DeviceImages) -> Result<(State<M>, Vec<String>), Error> {
         let model = self.model.clone();
         let optim = optimizer::build(&self.optimizer);
-        let resumed = if self.resume { Checkpoint::resumable(run_dir, model.clone(), optim.clone())? } else { None };
+        let resume = self.existing == Existing::Resume;
+        let resumed = if resume { Checkpoint::resumable(run_dir, model.clone(), optim.clone())? } else { None };
         if let Some(resumed) = resumed {
             Checkpoint::clear_stale(run_dir)?;
-            if let Some(damaged) = &resumed.skipped {
-                eprintln!("warning: {damaged}; resuming from {} instead", resumed.checkpoint.dir.display());
-            }
+            let notices = resumed
+                .skipped
+                .iter()
+                .map(|damaged| format!("{damaged}; resuming from {} instead", resumed.checkpoint.dir.display()))
+                .collect();
             let saved = resumed.checkpoint.state;
             let averaged = self.train.ema.map(|decay| {
                 let start = resumed.averaged.as_ref().unwrap_or(&resumed.model);
                 WeightAverage::new(decay, start.valid(), saved.step)
             });
-            return Ok(State {
+            let state = State {
                 averaged,
                 model: resumed.model,
                 optim: resumed.optimizer,
@@ -418,29 +456,47 @@ impl<M: PoolModel> Trainer<M> {
                 step: saved.step,
                 history: saved.history,
                 train_seconds: Vec::new(),
-            });
+            };
+            return Ok((state, notices));
         }
-        start_fresh(run_dir, &self.files)?;
-        let model = match self.fresh_start.take() {
-            Some(prepare) => prepare(model, train).map_err(Error::FreshStart)?,
+        let notices = start_fresh(run_dir, &self.files, self.existing)?.into_iter().collect();
+        let model = match self.prepare.take() {
+            Some(prepare) => prepare(model, train).map_err(Error::Prepare)?,
             None => model,
         };
         let averaged = self.train.ema.map(|decay| WeightAverage::new(decay, model.valid(), 0));
-        Ok(State { model, optim, epoch: 0, step: 0, history: Vec::new(), averaged, train_seconds: Vec::new() })
+        let state = State { model, optim, epoch: 0, step: 0, history: Vec::new(), averaged, train_seconds: Vec::new() };
+        Ok((state, notices))
     }
 }
 
-/// Empties the run folder of an earlier run of the same name and writes the kept files.
-fn start_fresh(run_dir: &Path, files: &[(String, String)]) -> Result<(), Error> {
+/// Makes the run folder empty (an earlier run's folder set aside with `SetAside` when it holds
+/// checkpoints, else removed: `run` has refused already where that was the choice) and writes the
+/// kept files. Says where an earlier run was set aside.
+fn start_fresh(run_dir: &Path, files: &[(String, String)], existing: Existing) -> Result<Option<String>, Error> {
     let fail = |source| Error::RunDir { path: run_dir.to_path_buf(), source };
+    let mut notice = None;
     if run_dir.exists() {
-        std::fs::remove_dir_all(run_dir).map_err(fail)?;
+        match checkpoint::newest_epoch(run_dir) {
+            Some(epoch) if existing == Existing::SetAside => {
+                let aside = aside(run_dir);
+                std::fs::rename(run_dir, &aside).map_err(fail)?;
+                notice = Some(format!("the earlier run (up to epoch {epoch}) kept as {}", aside.display()));
+            }
+            _ => std::fs::remove_dir_all(run_dir).map_err(fail)?,
+        }
     }
     std::fs::create_dir_all(run_dir).map_err(fail)?;
     for (name, text) in files {
         checkpoint::write_atomic(&run_dir.join(name), text.as_bytes())?;
     }
-    Ok(())
+    Ok(notice)
+}
+
+/// The first of `<run_dir>.1`, `<run_dir>.2`, … that does not exist.
+fn aside(run_dir: &Path) -> PathBuf {
+    let name = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    (1..).map(|i| run_dir.with_file_name(format!("{name}.{i}"))).find(|p| !p.exists()).expect("a free name")
 }
 
 /// Whether the module's first float parameter is on an autodiff device (true for a module

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use burn::prelude::*;
 
 use blindspot::train;
-use blindspot::{DeviceChoice, Stack, TrainOptions, recipe};
+use blindspot::{DeviceChoice, Existing, Stack, TrainOptions, recipe};
 
 pub fn blindspot() -> Command {
     Command::new(env!("CARGO_BIN_EXE_blindspot"))
@@ -77,7 +77,7 @@ pub fn trained_model_with(dir: &Path, name: &str, train_keys: &str) -> Stack {
     );
     let mut r = recipe::load(&quick_recipe(dir, name, &body), &[]).unwrap();
     r.output.tensorboard = false;
-    recipe::run(&r, &TrainOptions { device: DeviceChoice::Cpu, resume: false }, vec![]).unwrap();
+    recipe::run(&r, &TrainOptions { device: DeviceChoice::Cpu, existing: Existing::Refuse }, vec![]).unwrap();
     let ckpt = train::Checkpoint::open(&recipe::run_dir(&r)).unwrap();
     let device = DeviceChoice::Cpu.device().unwrap();
     ckpt.load_model(recipe::model_spec(&r, [1, 28, 28], 10).unwrap().init(&device)).unwrap().valid()

@@ -1,4 +1,4 @@
-//! Greedy pretraining for the paper's AE400-10: the first layer is trained as a sparse autoencoder
+//! The zoo's own start for the paper's AE400-10 (a recipe's `[pretrain]`), greedy pretraining: the first layer is trained as a sparse autoencoder
 //! (sigmoid units, sigmoid reconstruction, squared error + KL sparsity penalty + weight decay), then
 //! the softmax layer is trained on its frozen features. The training loop then fine-tunes both.
 
@@ -9,10 +9,10 @@ use burn::tensor::activation::sigmoid;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::TrainConfig;
 use crate::config::{Invalid, ensure};
 use crate::data::{DeviceImages, shuffled_batches};
 use crate::model::{Layer, Layered, Stack, cross_entropy, regularize};
+use crate::train::TrainConfig;
 
 /// Greedy pretraining of the first layer as a sparse autoencoder (the paper's AE400-10), then of the
 /// softmax layer on its frozen features; `[train]` then fine-tunes everything.
