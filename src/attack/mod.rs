@@ -1,7 +1,7 @@
 //! Adversarial attacks as plain functions of (surface, inputs, goal, config): the paper's minimal
 //! L-BFGS perturbations, FGSM and PGD, Auto-PGD (APGD-CE, APGD-T), Square, Gaussian noise and magnified
 //! perturbations. Every attack works on any layer's activations (a [`Surface`]) and runs wherever
-//! its tensors live; [`robustness`] runs them as AutoAttack's ensemble.
+//! its tensors live; [`robustness()`] runs them as AutoAttack's ensemble.
 
 pub mod apgd;
 pub mod gradient;

@@ -1,9 +1,10 @@
-//! The trainer: a model (any [`Layered`] burn module), its data, its configs and hooks; `run()`
-//! trains it for epochs of shuffled mini-batches, one optimizer step per batch (cross-entropy plus
-//! the paper's weight decay and, if asked, the Lipschitz penalty), with adversarial pools mixed in
-//! when it has them, and calls every hook after each step and epoch. Written on burn's optimizers
-//! rather than burn-train's Learner: the pools build each batch themselves and join the step's
-//! forward pass at their layer, and the Learner has no hooks (see README).
+//! The trainer: a model (any [`Layered`](crate::model::Layered) burn module, a [`Whole`](crate::Whole)
+//! among them), its data, its configs and hooks; `run()` trains it for epochs of shuffled
+//! mini-batches, one optimizer step per batch (cross-entropy plus the paper's weight decay and, if
+//! asked, the Lipschitz penalty), with adversarial pools mixed in when it has them, and calls every
+//! hook after each step and epoch. Written on burn's optimizers rather than burn-train's Learner: the
+//! pools build each batch themselves and join the step's forward pass at their layer, and the
+//! Learner has no hooks (docs/architecture.md says what burn-train's custom strategies offer).
 //!
 //! ```ignore
 //! let summary = Trainer::new(model, splits, TrainConfig::new(20, 64), OptimizerConfig::new(OptimizerKind::Adam, 1e-3))
