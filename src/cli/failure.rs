@@ -31,10 +31,9 @@ pub(super) fn message(e: &Error) -> String {
             format!("--n {n}: the {set} set has only {available} correctly classified images")
         }
         Error::AttackRun(attacks::Error::Zero) => "--n must be at least 1".into(),
-        Error::AttackRun(attacks::Error::Attack(attack::Error::Model(e @ layered::Error::Layer { .. }))) => {
-            format!("--{e}")
-        }
-        Error::Bounds(blindspot::bounds::Error::Model(e @ layered::Error::Layer { .. })) => format!("--{e}"),
+        // `attack --layer` and `lipschitz --layer`.
+        Error::AttackRun(attacks::Error::Attack(attack::Error::Model(e @ layered::Error::Layer { .. })))
+        | Error::Bounds(blindspot::bounds::Error::Model(e @ layered::Error::Layer { .. })) => format!("--{e}"),
         // `attack --method noise` takes its standard deviation as --epsilon.
         Error::AttackRun(attacks::Error::Attack(attack::Error::Config(Invalid { field, message }))) => {
             format!("--{} {message}", if *field == "stddev" { "epsilon".into() } else { field.replace('_', "-") })

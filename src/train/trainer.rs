@@ -324,7 +324,9 @@ impl<M: PoolModel> Trainer<M> {
         let run_dir = self.run_dir();
         let _lock = super::lock::RunLock::take(&run_dir)?;
         // Under the lock (beside the folder), so no other trainer changes what is found.
-        if let Some(epoch) = checkpoint::newest_epoch(&run_dir).filter(|_| self.existing == Existing::Refuse) {
+        if self.existing == Existing::Refuse
+            && let Some(epoch) = checkpoint::newest_epoch(&run_dir)
+        {
             return Err(Error::RunExists { path: run_dir, epoch });
         }
         let attacker_device = self.pools.as_ref().and_then(|p| p.attacker_device).map(|c| c.device()).transpose()?;
