@@ -20,7 +20,7 @@ use common::{BATCH, LEARNING_RATE, Setup, WEIGHT_DECAY, sgd};
 const STEPS: usize = 100;
 
 fn weight_decay() -> Regularizers<'static> {
-    Regularizers { weight_decay: WEIGHT_DECAY, lipschitz: None, max_norm: None, trades: None }
+    Regularizers { weight_decay: WEIGHT_DECAY, ..Regularizers::default() }
 }
 
 fn bench(c: &mut Criterion) {

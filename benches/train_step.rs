@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
                     i += 1;
                     let lipschitz = if penalised { penalty.if_due(i as u64) } else { None };
                     let regularizers =
-                        Regularizers { weight_decay: WEIGHT_DECAY, lipschitz, max_norm: None, trades: None };
+                        Regularizers { weight_decay: WEIGHT_DECAY, lipschitz, ..Regularizers::default() };
                     let out =
                         train_step(model.take().unwrap(), &mut optim, batch, &[], LEARNING_RATE, regularizers).unwrap();
                     out.loss.into_scalar::<f32>();
@@ -54,8 +54,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut last = None;
             for indices in &batches {
-                let regularizers =
-                    Regularizers { weight_decay: WEIGHT_DECAY, lipschitz: None, max_norm: None, trades: None };
+                let regularizers = Regularizers { weight_decay: WEIGHT_DECAY, ..Regularizers::default() };
                 let out = train_step(
                     model.take().unwrap(),
                     &mut optim,

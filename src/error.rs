@@ -32,6 +32,8 @@ pub enum Error {
     #[error(transparent)]
     Bounds(#[from] crate::bounds::Error),
     #[error(transparent)]
+    Certify(#[from] crate::certify::Error),
+    #[error(transparent)]
     Plot(#[from] crate::experiments::plot::Error),
     #[error(transparent)]
     Figure(#[from] crate::report::canvas::Error),

@@ -7,6 +7,7 @@
 pub mod attack;
 pub mod backend;
 pub mod bounds;
+pub mod certify;
 pub mod config;
 pub mod data;
 pub mod error;

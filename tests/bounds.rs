@@ -1,7 +1,8 @@
 //! Lipschitz bounds against the explicitly built linear operators: a dense layer's bound is its largest
 //! singular value; a circular convolution's FFT bound (with stride) equals the operator's norm; a
 //! zero-padded convolution's is an upper bound of it, which power iteration through conv2d /
-//! conv_transpose2d approaches from below.
+//! conv_transpose2d approaches from below; a certified bound (for `certify`) is proven never below
+//! the norm.
 
 use burn::linalg::svd;
 use burn::prelude::*;
@@ -199,4 +200,51 @@ fn every_penalty_mode_is_its_formula_of_the_layer_bounds() {
         let want = 2.0 * 0.5 * expected;
         assert!((value - want).abs() < 1e-3 * want.abs().max(1e-3), "{mode:?}: {value} vs {want}");
     }
+}
+
+#[test]
+fn a_certified_bound_is_never_below_the_norm_and_stays_close_to_the_estimate() {
+    let device = device();
+    let close = |certified: f64, estimate: f64, exact: f64, what: &str| {
+        assert!(certified >= exact * (1.0 - 1e-6), "{what}: certified {certified} < norm {exact}");
+        assert!(certified >= estimate, "{what}: certified {certified} < estimate {estimate}");
+        assert!(certified <= estimate * (1.0 + 1e-3), "{what}: certified {certified} far above estimate {estimate}");
+    };
+    for (rows, cols) in [(60, 40), (30, 90), (1, 17)] {
+        let w = Tensor::<2>::random([rows, cols], Distribution::Normal(0.0, 1.0), &device);
+        let exact = exact_norm(w.to_data().iter::<f32>().collect(), rows, cols, &device);
+        let map = blindspot::model::Affine::Dense { weight: w };
+        let (estimate, certified) =
+            (bounds::affine_bound(&map, &LANCZOS).unwrap(), bounds::certified_bound(&map, &LANCZOS).unwrap());
+        close(certified, estimate, exact, &format!("dense {rows}x{cols}"));
+    }
+    for (input, channels, kernel, stride, padding) in
+        [([3, 11, 11], 5, 3, 2, 1), ([2, 9, 9], 4, 5, 1, 2), ([1, 13, 13], 3, 4, 3, 0)]
+    {
+        let spec = LayerSpec::Conv {
+            input,
+            channels,
+            kernel,
+            stride,
+            padding,
+            nonlinearity: Nonlinearity::Relu,
+            pool: None,
+            dropout: 0.0,
+        };
+        let layer = Layer::new(&spec, &device);
+        let Layer::Conv(conv) = &layer else { unreachable!() };
+        let (m, rows, cols) = zero_padded_operator(&conv.conv.weight.val(), input, stride, padding);
+        let exact = exact_norm(m, rows, cols, &device);
+        let map = layer.affine_map(1).map;
+        let (estimate, certified) =
+            (bounds::affine_bound(&map, &LANCZOS).unwrap(), bounds::certified_bound(&map, &LANCZOS).unwrap());
+        close(certified, estimate, exact, &format!("conv {input:?} stride {stride}"));
+    }
+    // A loose estimate (one Lanczos step) is raised until proven: the certificate never rests on it.
+    let w = Tensor::<2>::random([50, 50], Distribution::Normal(0.0, 1.0), &device);
+    let exact = exact_norm(w.to_data().iter::<f32>().collect(), 50, 50, &device);
+    let map = blindspot::model::Affine::Dense { weight: w };
+    let rough = Lanczos { max_iterations: 1, tolerance: 1e-7 };
+    let certified = bounds::certified_bound(&map, &rough).unwrap();
+    assert!(certified >= exact * (1.0 - 1e-6), "from one step: certified {certified} < norm {exact}");
 }

@@ -4,6 +4,8 @@ It can also write fresh PyTorch weights for `blindspot import`, and spoil one we
 with NaN.
 
   pytorch_logits.py logits ARCH FILE.safetensors N
+  pytorch_logits.py ibp ARCH FILE.safetensors N EPSILON   (interval bounds of the logits over the
+                                                            L-inf ball, clipped to [0, 1]: [lower, upper])
   pytorch_logits.py init ARCH FILE.safetensors SEED
   pytorch_logits.py nan FILE.safetensors OUT.safetensors"""
 import gzip
@@ -41,6 +43,24 @@ def mnist_test(n, arch):
     return (x.reshape(n, 1, 28, 28) if arch == "convnet" else x), torch.tensor(y.astype(np.int64))
 
 
+def interval_bounds(model, lower, upper):
+    """Interval bound propagation through an nn.Sequential, written from the definition: an affine
+    module maps the box's centre and its radius (through |W|, no bias); the rest are monotone."""
+    for module in model:
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            centre, radius = (upper + lower) / 2, (upper - lower) / 2
+            centre = module(centre)
+            if isinstance(module, nn.Linear):
+                radius = radius @ module.weight.abs().t()
+            else:
+                radius = torch.nn.functional.conv2d(radius, module.weight.abs(), None, module.stride,
+                                                    module.padding, module.dilation, module.groups)
+            lower, upper = centre - radius, centre + radius
+        else:
+            lower, upper = module(lower), module(upper)
+    return lower, upper
+
+
 if __name__ != "__main__":
     pass
 elif sys.argv[1] == "init":
@@ -53,6 +73,14 @@ elif sys.argv[1] == "nan":
     first = sorted(tensors)[0]
     tensors[first].view(-1)[0] = float("nan")
     save_file(tensors, sys.argv[3])
+elif sys.argv[1] == "ibp":
+    arch, path, n, epsilon = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+    model = sequential(arch)
+    model.load_state_dict(load_file(path))
+    x, _ = mnist_test(n, arch)
+    with torch.no_grad():
+        lower, upper = interval_bounds(model, (x - epsilon).clamp(0, 1), (x + epsilon).clamp(0, 1))
+    print(json.dumps([lower.reshape(n, -1).tolist(), upper.reshape(n, -1).tolist()]))
 else:
     arch, path, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
     model = sequential(arch)

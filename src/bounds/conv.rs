@@ -81,7 +81,7 @@ pub(super) struct Frequencies {
 }
 
 impl Frequencies {
-    fn of(kernel: [usize; 2], geometry: &ConvGeometry) -> Result<Frequencies, Error> {
+    pub(super) fn of(kernel: [usize; 2], geometry: &ConvGeometry) -> Result<Frequencies, Error> {
         if geometry.stride == 0 {
             return Err(Error::Geometry("the stride must be at least 1".into()));
         }
@@ -104,7 +104,7 @@ impl Frequencies {
 
     /// The Δ² input frequencies that alias onto each kept output, in order: `(a1·o1 + e1, a2·o2 + e2)`
     /// for kept output `(e1, e2)` and alias `a = a1·Δ + a2` (entry `k·Δ² + a` for the k-th kept output).
-    fn inputs(&self) -> Vec<[usize; 2]> {
+    pub(super) fn inputs(&self) -> Vec<[usize; 2]> {
         let [o1, o2] = self.outputs();
         let s = self.stride;
         let aliases = |e: usize| (0..s * s).map(move |a| [(a / s) * o1 + e / o2, (a % s) * o2 + e % o2]);

@@ -1,6 +1,7 @@
 //! Upper Lipschitz bounds (the paper's section 4.3 and Table 5): a dense layer's largest singular
 //! value, a convolution's by Parseval over its kernels' DFTs (stride included), the nonlinearities'
-//! and pooling's constants, the network's product; and the regularizer that penalises them.
+//! and pooling's constants, the network's product; the same bounds proven from above for
+//! certificates ([`verify`]); and the regularizer that penalises them.
 
 pub mod config;
 pub mod conv;
@@ -9,6 +10,7 @@ pub mod dense;
 pub mod penalty;
 pub mod spectral;
 pub mod table;
+pub mod verify;
 
 pub use config::{PenaltyConfig, PenaltyMode};
 pub use conv::{Boundary, ConvGeometry, ConvMethod, conv_bound, conv_bound_by};
@@ -16,6 +18,7 @@ pub use dense::dense_bound;
 pub use penalty::{LipschitzPenalty, power_iteration_estimate};
 pub use spectral::{HermitianOperator, Lanczos, Matrices, Vectors, largest_eigenvalue, largest_singular_value};
 pub use table::{LayerBound, NetworkBounds, affine_bound, network_bounds};
+pub use verify::certified_bound;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -25,7 +25,7 @@ pub(super) fn message(e: &Error) -> String {
     use blindspot::config::Invalid;
     use blindspot::experiments::{attack as attacks, units};
     use blindspot::model::layered;
-    use blindspot::{attack, recipe};
+    use blindspot::{attack, certify, recipe};
     match e {
         Error::AttackRun(attacks::Error::TooMany { n, available, set }) => {
             format!("--n {n}: the {set} set has only {available} correctly classified images")
@@ -56,6 +56,11 @@ pub(super) fn message(e: &Error) -> String {
         Error::Robustness(robustness::Error::TooMany { asked, available }) => {
             format!("--n {asked} is more than the {available} test images")
         }
+        Error::Certify(certify::Error::Config(Invalid { field, message })) => format!("--{field} {message}"),
+        Error::Certify(certify::Error::NoImages) => "--n must be at least 1".into(),
+        Error::Certify(certify::Error::TooMany { asked, available }) => {
+            format!("--n {asked} is more than the {available} test images")
+        }
         Error::Recipe(recipe::Error::Set { assignment, message }) => format!("--set {assignment}: {message}"),
         Error::UnknownArch { name } => {
             format!("--arch {name}: unknown architecture, expected one of {}", blindspot::model::zoo::names())
@@ -68,6 +73,7 @@ pub(super) fn message(e: &Error) -> String {
 /// by SIGINT or SIGTERM (130, 143), 1 for a failure.
 pub(super) fn exit_code(e: &Error) -> u8 {
     use blindspot::attack::{self, robustness};
+    use blindspot::certify;
     use blindspot::experiments::attack as attacks;
     use blindspot::train::trainer::Error as Train;
     match e {
@@ -76,6 +82,7 @@ pub(super) fn exit_code(e: &Error) -> u8 {
             robustness::Error::Config(_) | robustness::Error::NoImages | robustness::Error::TooMany { .. },
         ) => 2,
         Error::AttackRun(attacks::Error::Attack(attack::Error::Config(_))) => 2,
+        Error::Certify(certify::Error::Config(_) | certify::Error::NoImages | certify::Error::TooMany { .. }) => 2,
         Error::Train(Train::RunExists { .. }) => 2,
         Error::Train(Train::Interrupted { signal, .. }) => u8::try_from(128 + signal).unwrap_or(1),
         _ => 1,

@@ -2,6 +2,7 @@
 //! arguments and calls the library, `shared` holds what several share, `failure` how errors are shown.
 
 mod attack;
+mod certify;
 mod compare;
 mod eval;
 mod exchange;
@@ -66,6 +67,8 @@ enum Command {
     Compare(compare::Args),
     /// Robust accuracy under an AutoAttack-style ensemble (APGD-CE, APGD-T, Square) at one or more radii.
     Robustness(robustness::Args),
+    /// Certified accuracy: L2 by Lipschitz margins, L∞ by interval bound propagation.
+    Certify(certify::Args),
     /// Draw line charts as PNG: per-epoch curves of runs, accuracy under PGD against ε, Lipschitz bounds.
     #[command(subcommand)]
     Plot(plot::Command),
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Reproduce(args) => reproduce::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Robustness(args) => robustness::run(args),
+        Command::Certify(args) => certify::run(args),
         Command::Units(args) => units::run(args),
         Command::Import(args) => exchange::import(args),
         Command::Export(args) => exchange::export(args),

@@ -4,6 +4,7 @@
 //! the results with these.
 
 pub mod attack;
+pub mod certify;
 pub mod eval;
 pub mod figures;
 pub mod frontier;

@@ -32,9 +32,26 @@ pub trait Layered: Send + Sync {
 
     /// The network's upper Lipschitz bound from each map's operator bound (`bounds[i]` belongs to
     /// `affine_maps()[i]`). The default is a chain's: the product of bound × after. A model with
-    /// skip connections composes its own (a residual block `x + g(x)` bounds as `1 + L(g)`).
+    /// skip connections composes its own (a residual block `x + g(x)` bounds as `1 + L(g)`). Given
+    /// the first maps only, it bounds the network up to the output of the last one given (with what
+    /// follows it): the L2 certificate asks so for all maps but the logits'.
     fn network_bound(&self, maps: &[AffineMap], bounds: &[f64]) -> f64 {
         maps.iter().zip(bounds).map(|(m, b)| b * m.after).product()
+    }
+
+    /// Interval bound propagation through layer `k` (1 ≤ k ≤ `depth()`): elementwise bounds on
+    /// layer k's outputs over every input between `lower` and `upper` (rows of layer k − 1's
+    /// outputs). Sound up to float rounding, as auto_LiRPA's. `None` when the model cannot bound
+    /// layer k so (the L∞ certificate then names the layer).
+    fn layer_interval(&self, _k: usize, _lower: Tensor<2>, _upper: Tensor<2>) -> Option<(Tensor<2>, Tensor<2>)> {
+        None
+    }
+
+    /// The last layer as `h W + b` of layer `depth() − 1`'s output `h` (`W` `[inputs, classes]`,
+    /// `b` `[classes]`), when it is exactly that map. Certificates then bound each difference of two
+    /// logits directly, which is tighter than bounding each logit on its own.
+    fn logit_map(&self) -> Option<(Tensor<2>, Tensor<1>)> {
+        None
     }
 
     /// Layer `k`'s output (k = 0: the input itself), `k <= depth()`.

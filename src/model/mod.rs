@@ -3,6 +3,7 @@
 //! that read any module's weights, the paper's zoo.
 
 pub mod finite;
+mod interval;
 pub mod layer;
 pub mod layered;
 pub mod loss;

@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::layer::{Layer, LayerSpec};
+use super::layer::{Layer, LayerSpec, Nonlinearity};
 use super::layered::{AffineMap, Layered};
 
 /// A model's architecture: its name, input shape and layers.
@@ -67,6 +67,25 @@ impl Layered for Stack {
 
     fn affine_maps(&self) -> Option<Vec<AffineMap>> {
         Some(self.layers.iter().enumerate().map(|(k, layer)| layer.affine_map(k + 1)).collect())
+    }
+
+    fn layer_interval(&self, k: usize, lower: Tensor<2>, upper: Tensor<2>) -> Option<(Tensor<2>, Tensor<2>)> {
+        Some(self.layers[k - 1].interval(lower, upper))
+    }
+
+    /// The last layer's map, when it is dense without a nonlinearity (every zoo model's is).
+    fn logit_map(&self) -> Option<(Tensor<2>, Tensor<1>)> {
+        match self.layers.last()? {
+            Layer::Dense(d) if d.nonlinearity == Nonlinearity::Identity => {
+                let weight = d.linear.weight.val();
+                let bias = match &d.linear.bias {
+                    Some(b) => b.val(),
+                    None => Tensor::zeros([weight.dims()[1]], &weight.device()),
+                };
+                Some((weight, bias))
+            }
+            _ => None,
+        }
     }
 
     fn activation(&self, k: usize, x: Tensor<2>) -> Tensor<2> {

@@ -15,6 +15,10 @@ pub const ARCHITECTURES: &[(&str, &str)] = &[
         "smallcnn",
         "TRADES' MNIST SmallCNN: conv3x3(32), conv3x3(32)/pool2, conv3x3(64), conv3x3(64)/pool2 (ReLU), dense 200, 200 (ReLU), softmax",
     ),
+    (
+        "ibp-small",
+        "Gowal et al.'s small IBP model: conv4x4(16) stride 2, conv4x4(32) (ReLU), dense 100 (ReLU), softmax",
+    ),
     ("alexnet", "AlexNet-shaped stack on 3x224x224 (for Lipschitz tables; not trained here)"),
 ];
 
@@ -101,6 +105,13 @@ pub fn spec(name: &str, input: [usize; 3], classes: usize) -> Option<ModelSpec> 
             layers.push(dense(flat, 200, Nonlinearity::Relu));
             layers.push(dense(200, 200, Nonlinearity::Relu));
             layers.push(dense(200, classes, Nonlinearity::Identity));
+            layers
+        }
+        "ibp-small" => {
+            let mut layers = conv_chain(input, &[stage(16, 4, 2, 0, None), stage(32, 4, 1, 0, None)]);
+            let flat = layers.last().unwrap().outputs();
+            layers.push(dense(flat, 100, Nonlinearity::Relu));
+            layers.push(dense(100, classes, Nonlinearity::Identity));
             layers
         }
         "alexnet" => {

@@ -213,6 +213,9 @@ fn validate(r: &Recipe) -> Result<(), (String, String)> {
             "a bank and [fresh] both replace the batch's rows: keep one of the two sections".into()
         })?;
     }
+    if let Some(c) = &r.certified {
+        c.check(r.train.epochs).map_err(section("certified"))?;
+    }
     if let Some(l) = &r.lipschitz {
         validate_lipschitz(l, layers)?;
     }

@@ -113,6 +113,9 @@ pub fn train(
     if let Some(bank) = &recipe.bank {
         trainer = trainer.bank(bank.clone());
     }
+    if let Some(certified) = &recipe.certified {
+        trainer = trainer.certified(certified.clone());
+    }
     if let Some(penalty) = &recipe.lipschitz {
         trainer = trainer.penalty(penalty.clone());
     }

@@ -9,7 +9,7 @@ use crate::backend::DeviceChoice;
 use crate::bounds::PenaltyConfig;
 use crate::data::{DatasetName, Split};
 use crate::pool::{BankConfig, PoolConfig};
-use crate::train::{FreshConfig, OptimizerConfig, OutputConfig, TrainConfig};
+use crate::train::{CertifiedConfig, FreshConfig, OptimizerConfig, OutputConfig, TrainConfig};
 
 /// A complete description of one training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +41,9 @@ pub struct Recipe {
     /// the current weights each time its image is drawn and kept for the next epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<BankConfig>,
+    /// Training for certificates: interval bound propagation's loss (L∞).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certified: Option<CertifiedConfig>,
     /// The Lipschitz-bound regularizer (section 4.3): a penalty on each layer's largest singular value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lipschitz: Option<PenaltyConfig>,

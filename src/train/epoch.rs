@@ -96,6 +96,7 @@ impl<M: PoolModel> Loop<'_, M> {
                 max_norm: t.train.max_norm,
                 lipschitz: penalty.as_deref_mut().and_then(|p| p.if_due(state.step)),
                 trades,
+                certified: t.certified.as_ref().and_then(|c| c.at(state.step, info.steps_per_epoch)),
             };
             let out = train_step(state.model, &mut state.optim, batch, &adversarial, learning_rate, regularizers)?;
             state.model = out.model;

@@ -3,6 +3,7 @@
 //! bounds, the pools' snapshot publisher), optimizers and schedules, evaluation.
 
 pub mod average;
+pub mod certified;
 pub mod checkpoint;
 pub mod config;
 mod epoch;
@@ -20,6 +21,7 @@ pub mod tensorboard;
 pub mod trainer;
 
 pub use average::WeightAverage;
+pub use certified::{CertifiedConfig, CertifiedTerm};
 pub use checkpoint::{Checkpoint, Checkpointer};
 pub use config::{OptimizerConfig, OptimizerKind, OutputConfig, Schedule, TrainConfig};
 pub use evaluate::error_rate;

@@ -1,11 +1,14 @@
 //! One optimizer step: the clean batch and every pool's rows through one pass, the mean
-//! cross-entropy plus the regularizers, backward, update, max-norm.
+//! cross-entropy (mixed with IBP's bound loss when training for certificates) plus the
+//! regularizers, backward, update, max-norm.
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
+use super::certified::CertifiedTerm;
 use crate::bounds::LipschitzPenalty;
+use crate::certify::margin_lower_bounds;
 use crate::data::Batch;
 use crate::model::{Layered, cross_entropy, kl_divergence, regularize};
 use crate::pool::LayerBatch;
@@ -36,6 +39,18 @@ pub struct Regularizers<'a> {
     pub max_norm: Option<f64>,
     /// TRADES' robustness term for the batch's examples, if the run trains with it.
     pub trades: Option<Trades>,
+    /// Interval bound propagation's loss at this step (`[certified]`), if the run trains for
+    /// certificates and its warm-up is over.
+    pub certified: Option<CertifiedTerm>,
+}
+
+/// Why a step failed: a penalty or a certified loss asked of a model that cannot give it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Penalty(#[from] crate::bounds::Error),
+    #[error("certified training: {0}")]
+    Certified(#[from] crate::certify::Error),
 }
 
 /// TRADES' robustness term (Zhang et al. 2019): `beta · mean KL(p(x) ‖ p(x'))` over the batch's
@@ -50,7 +65,8 @@ pub struct Trades {
 /// all of them (a layer-k pool example joins the pass at layer k, `Layered::forward_joined`, so it
 /// trains the layers above k) plus the regularizers, backward, update. `model` must live on an
 /// autodiff device. The returned logits are the clean batch's. Fails only when a Lipschitz
-/// penalty is asked of a model that lists no affine maps.
+/// penalty is asked of a model that lists no affine maps, or a certified loss of one without
+/// interval bounds.
 pub fn train_step<M: Layered + Module>(
     model: M,
     optim: &mut ModuleOptimizer,
@@ -58,9 +74,10 @@ pub fn train_step<M: Layered + Module>(
     adversarial: &[LayerBatch],
     learning_rate: f64,
     regularizers: Regularizers,
-) -> Result<StepOutput<M>, crate::bounds::Error> {
+) -> Result<StepOutput<M>, Error> {
     let batch = batch.autodiff();
     let clean = batch.len();
+    let bounded = regularizers.certified.map(|term| (term, batch.inputs.clone(), batch.labels.clone()));
     // The clean rows and every pool's rows (each entering at its layer) go through one pass; the
     // loss is their mean, so each example weighs the same.
     let mut entries = vec![(0, batch.inputs)];
@@ -90,6 +107,12 @@ pub fn train_step<M: Layered + Module>(
     let labels = if labels.len() == 1 { labels.pop().expect("one") } else { Tensor::cat(labels, 0) };
     let mut loss = cross_entropy(all_logits, labels);
     let mut terms = vec![("cross-entropy", loss.clone().detach().inner())];
+    if let Some((term, inputs, labels)) = bounded {
+        let margins = margin_lower_bounds(&model, inputs, labels.clone(), term.epsilon)?;
+        let bound = cross_entropy(margins.neg(), labels);
+        terms.push(("IBP bound", bound.clone().detach().inner()));
+        loss = loss.mul_scalar(term.kappa) + bound.mul_scalar(1.0 - term.kappa);
+    }
     if let Some(term) = trades_term {
         terms.push(("TRADES", term.clone().detach().inner()));
         loss = loss + term;

@@ -22,6 +22,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
 use super::average::WeightAverage;
+use super::certified::CertifiedConfig;
 use super::checkpoint::{self, Checkpoint, Checkpointer};
 use super::config::{OptimizerConfig, OutputConfig, TrainConfig};
 use super::epoch::{Loop, Sets, State, hook_error};
@@ -89,6 +90,8 @@ pub enum Error {
     Pool(#[from] crate::pool::Error),
     #[error(transparent)]
     Penalty(#[from] crate::bounds::Error),
+    #[error(transparent)]
+    Step(#[from] super::step::Error),
     #[error("fresh adversarial examples: {0}")]
     Fresh(#[from] crate::attack::Error),
     #[error(transparent)]
@@ -156,6 +159,7 @@ pub struct Trainer<M> {
     data_name: String,
     pub(super) pools: Option<PoolConfig>,
     pub(super) fresh: Option<FreshConfig>,
+    pub(super) certified: Option<CertifiedConfig>,
     bank: Option<BankConfig>,
     penalty: Option<PenaltyConfig>,
     hooks: Vec<Box<dyn Hook<M>>>,
@@ -182,6 +186,7 @@ impl<M: PoolModel> Trainer<M> {
             data_name: "images".into(),
             pools: None,
             fresh: None,
+            certified: None,
             bank: None,
             penalty: None,
             hooks: Vec::new(),
@@ -225,6 +230,13 @@ impl<M: PoolModel> Trainer<M> {
     /// training), replacing a share of each batch; pools, if any, join the step beside them.
     pub fn fresh(mut self, fresh: FreshConfig) -> Self {
         self.fresh = Some(fresh);
+        self
+    }
+
+    /// Training for certificates (`[certified]`): interval bound propagation's loss mixed with the
+    /// clean cross-entropy (the model must offer `Layered::layer_interval`).
+    pub fn certified(mut self, certified: CertifiedConfig) -> Self {
+        self.certified = Some(certified);
         self
     }
 
@@ -287,6 +299,9 @@ impl<M: PoolModel> Trainer<M> {
             if fresh.ramp_epochs > self.train.epochs as f64 {
                 return Err(Error::RampTooLong { ramp: fresh.ramp_epochs, epochs: self.train.epochs });
             }
+        }
+        if let Some(certified) = &self.certified {
+            certified.check(self.train.epochs).map_err(config("certified training"))?;
         }
         if let Some(bank) = &self.bank {
             bank.check(self.train.epochs).map_err(config("perturbation bank"))?;
