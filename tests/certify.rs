@@ -163,10 +163,10 @@ fn bad_certify_input_is_a_one_line_usage_error() {
     assert_eq!(listed as f64, (shares[0] * 100.0).round());
 }
 
-/// `ibp-small` on 3,000 images for 4 epochs, with `extra` appended to the recipe.
-fn trained_ibp_small(dir: &std::path::Path, name: &str, extra: &str) -> Stack {
+/// `arch` on 3,000 images for 4 epochs, with `extra` appended to the recipe.
+fn trained_briefly(dir: &std::path::Path, arch: &str, name: &str, extra: &str) -> Stack {
     let body = format!(
-        "[data]\nsubset = 3000\ntest_subset = 200\n[model]\narch = \"ibp-small\"\n[optimizer]\nkind = \"adam\"\nlearning_rate = 0.001\n[train]\nepochs = 4\nbatch_size = 50\n{extra}"
+        "[data]\nsubset = 3000\ntest_subset = 200\n[model]\narch = \"{arch}\"\n[optimizer]\nkind = \"adam\"\nlearning_rate = 0.001\n[train]\nepochs = 4\nbatch_size = 50\n{extra}"
     );
     let recipe = quick_recipe(dir, name, &body);
     let out = run(&["train", recipe.to_str().unwrap()]);
@@ -178,17 +178,38 @@ fn trained_ibp_small(dir: &std::path::Path, name: &str, extra: &str) -> Stack {
 fn training_for_certificates_certifies_what_clean_training_cannot() {
     let tmp = tempfile::tempdir().unwrap();
     let images = test_images(300);
-    let config = CertifyConfig::new(Norm::Linf, vec![0.1]);
-    let clean = trained_ibp_small(tmp.path(), "clean", "");
-    let ibp = trained_ibp_small(
+    let share = |model: &Stack, config: &CertifyConfig| {
+        certify(model, &images, config, &cpu()).unwrap().radii[0].certified_accuracy
+    };
+    // L∞ by IBP's loss.
+    let linf = CertifyConfig::new(Norm::Linf, vec![0.1]);
+    let clean = trained_briefly(tmp.path(), "ibp-small", "clean", "");
+    let ibp = trained_briefly(
         tmp.path(),
+        "ibp-small",
         "ibp",
         "[certified]\nepsilon = 0.15\nwarmup_epochs = 1\nramp_epochs = 2\nkappa = 0.5\n",
     );
-    let share = |model: &Stack| certify(model, &images, &config, &cpu()).unwrap().radii[0].certified_accuracy;
-    let (plain, trained) = (share(&clean), share(&ibp));
-    assert!(trained >= 0.3 && trained > plain + 0.2, "certified at 0.1: IBP-trained {trained}, clean-trained {plain}");
-    let metrics = metrics(&tmp.path().join("runs").join("ibp"));
+    let (plain, trained) = (share(&clean, &linf), share(&ibp, &linf));
+    assert!(
+        trained >= 0.3 && trained > plain + 0.2,
+        "certified at L∞ 0.1: IBP-trained {trained}, clean-trained {plain}"
+    );
+    // L2 by GloRo's, on MinMax layers.
+    let l2 = CertifyConfig::new(Norm::L2, vec![0.3]);
+    let clean = trained_briefly(tmp.path(), "gloro-2c2f", "clean-minmax", "");
+    let gloro = trained_briefly(
+        tmp.path(),
+        "gloro-2c2f",
+        "gloro",
+        "[certified]\nnorm = \"l2\"\nepsilon = 0.5\nwarmup_epochs = 1\nramp_epochs = 2\nkappa = 0.0\n",
+    );
+    let (plain, trained) = (share(&clean, &l2), share(&gloro, &l2));
+    assert!(
+        trained >= 0.3 && trained > plain + 0.2,
+        "certified at L2 0.3: GloRo-trained {trained}, clean-trained {plain}"
+    );
+    let metrics = metrics(&tmp.path().join("runs").join("gloro"));
     assert_eq!(metrics["epochs"], 4, "{metrics}");
 }
 
@@ -199,7 +220,8 @@ fn certified_settings_that_cannot_work_are_one_line_errors_naming_the_key() {
     for (section, key) in [
         ("[certified]\nepsilon = 0.3\nkappa = 2.0\n", "certified.kappa"),
         ("[certified]\nepsilon = 0.0\n", "certified.epsilon"),
-        ("[certified]\nepsilon = 0.3\nnorm = \"l2\"\n", "certified.norm"),
+        ("[certified]\nepsilon = 0.3\nnorm = \"l1\"\n", "certified.norm"),
+        ("[certified]\nepsilon = 1.58\n", "certified.epsilon"),
         ("[certified]\nepsilon = 0.3\nwarmup_epochs = 2\nramp_epochs = 3\n", "certified.ramp_epochs"),
         ("[certified]\nepsilon = 0.3\nramp = 3\n", "ramp"),
     ] {
@@ -209,4 +231,43 @@ fn certified_settings_that_cannot_work_are_one_line_errors_naming_the_key() {
         assert_one_line_error(&out, 2, key);
         assert!(!tmp.path().join("runs").join("bad").exists(), "{key}: the run folder was made");
     }
+}
+
+#[test]
+fn compare_puts_certified_accuracy_beside_robust_accuracy_for_a_recipe_that_trains_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = "[data]\nsubset = 1000\ntest_subset = 100\n[model]\narch = \"ibp-small\"\n[optimizer]\nkind = \"adam\"\nlearning_rate = 0.001\n[train]\nepochs = 2\nbatch_size = 50\n[certified]\nepsilon = 0.1\nramp_epochs = 1\n";
+    let recipe = quick_recipe(tmp.path(), "ibp", body);
+    let output = tmp.path().join("compared");
+    let args = [
+        "compare",
+        recipe.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--output",
+        output.to_str().unwrap(),
+        "--epsilon",
+        "0.05",
+        "--robust-images",
+        "100",
+        "--distortion-images",
+        "5",
+        "--iterations",
+        "10",
+        "--target-classes",
+        "2",
+        "--square-queries",
+        "100",
+    ];
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("certified accuracy") && stdout(&out).contains("L∞ 0.05: "), "{}", stdout(&out));
+    let out = run(&[&args[..], &["--json"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let figures = &json["recipes"][0]["runs"][0];
+    let certified = figures["certified"][0]["accuracy"].as_f64().unwrap();
+    let robust = figures["robust_accuracy"][0].as_f64().unwrap();
+    assert_eq!(figures["certified"][0]["norm"], "linf");
+    assert!(certified > 0.0 && certified <= robust, "certified {certified}, robust {robust}");
 }

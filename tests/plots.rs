@@ -55,6 +55,30 @@ fn every_chart_kind_is_drawn_from_real_runs_and_bad_input_is_one_line() {
     let (w, h, pixels) = decode_png(robust.as_ref());
     assert_eq!((w, h), (900, 540));
     assert!(inked(&pixels) > 0.02 && has(&pixels, FIRST) && has(&pixels, SECOND));
+    // With --certified, a certified line beside each: never above PGD's, the clean accuracy at 0.
+    let both = png("certified.png");
+    let out = run(&[
+        "plot",
+        "robustness",
+        ra,
+        "--epsilon",
+        "0,0.005,0.1",
+        "--n",
+        "200",
+        "--certified",
+        "--png",
+        &both,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let curve = &report["curves"][0];
+    let value = |key: &str, k: usize| curve[key][k][1].as_f64().unwrap();
+    assert_eq!(value("certified", 0), value("points", 0), "{curve}");
+    assert!((1..3).all(|k| value("certified", k) <= value("points", k)), "{curve}");
+    assert!(value("certified", 1) > 0.0, "some points certified at 0.005: {curve}");
+    let (_, _, pixels) = decode_png(both.as_ref());
+    assert!(has(&pixels, FIRST) && has(&pixels, SECOND), "the PGD and the certified lines are drawn");
 
     // (c) per-layer Lipschitz bounds per epoch of one run: three layers and the network.
     let bounds = png("lipschitz.png");

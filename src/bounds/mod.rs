@@ -15,7 +15,7 @@ pub mod verify;
 pub use config::{PenaltyConfig, PenaltyMode};
 pub use conv::{Boundary, ConvGeometry, ConvMethod, conv_bound, conv_bound_by};
 pub use dense::dense_bound;
-pub use penalty::{LipschitzPenalty, power_iteration_estimate};
+pub use penalty::{LipschitzPenalty, PowerIteration, power_iteration_estimate};
 pub use spectral::{HermitianOperator, Lanczos, Matrices, Vectors, largest_eigenvalue, largest_singular_value};
 pub use table::{LayerBound, NetworkBounds, affine_bound, network_bounds};
 pub use verify::certified_bound;

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 
 use super::Error;
 use super::config::{PenaltyConfig, PenaltyMode};
-use crate::model::{Affine, Layered};
+use crate::model::{Affine, AffineMap, Layered};
 
 /// `A x` for flat row vectors `x` `[1, inputs]` (matrix products, or `conv2d` with the map's
 /// stride and zero padding).
@@ -57,14 +57,62 @@ fn random_unit(rng: &mut StdRng, n: usize, device: &Device) -> Tensor<2> {
     normalized(Tensor::<2>::from_data(TensorData::new(values, [1, n]), device))
 }
 
-/// One persistent power-iteration vector per chosen affine map, and the config's penalty.
-pub struct LipschitzPenalty {
-    config: PenaltyConfig,
+/// Persistent power-iteration vectors for some of a model's affine maps: each call advances them
+/// on the current weights and gives each map's σ₁ estimate, differentiable in the weights. The
+/// estimates approach σ₁ from below: right for a penalty or a training loss, never for a
+/// certificate (`bounds::certified_bound` is).
+pub struct PowerIteration {
+    /// The layers whose maps are iterated (empty: all).
+    layers: Vec<usize>,
+    seed: u64,
     device: Device,
     /// (index into the model's `affine_maps()`, its unit vector `[1, inputs]` without autodiff),
     /// made at the first use: reading the maps reads the weights, which burn initialises lazily, so
-    /// a penalty built beside a fresh model must not read them before the training does.
-    maps: Option<Vec<(usize, Tensor<2>)>>,
+    /// vectors built beside a fresh model must not read them before the training does.
+    vectors: Option<Vec<(usize, Tensor<2>)>>,
+}
+
+impl PowerIteration {
+    /// Vectors for the maps of `layers` (1-based; empty: all), pseudo-random from `seed` at the first
+    /// use, on `device` (without autodiff).
+    pub fn new(layers: Vec<usize>, seed: u64, device: &Device) -> PowerIteration {
+        PowerIteration { layers, seed, device: device.clone(), vectors: None }
+    }
+
+    /// Each chosen map's σ₁ estimate `[1]` after `iterations` steps (all but the last on the weights
+    /// as constants, the last differentiated), with its index into `maps`.
+    pub fn sigmas(&mut self, maps: &[AffineMap], iterations: usize) -> Vec<(usize, Tensor<1>)> {
+        let (layers, device, seed) = (&self.layers, &self.device, self.seed);
+        let vectors = self.vectors.get_or_insert_with(|| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            maps.iter()
+                .enumerate()
+                .filter(|(_, m)| layers.is_empty() || layers.contains(&m.layer))
+                .map(|(i, m)| (i, random_unit(&mut rng, m.map.inputs(), device)))
+                .collect()
+        });
+        vectors
+            .iter_mut()
+            .map(|(i, v)| {
+                let map = &maps[*i].map;
+                let fixed = map.detached();
+                let mut x = v.clone();
+                for _ in 1..iterations {
+                    x = normalized(transpose(&fixed, apply(&fixed, x)));
+                }
+                let y = apply(map, x.autodiff());
+                *v = normalized(transpose(&fixed, y.clone().detach().inner()));
+                (*i, squared_norm(y).sqrt().reshape([1]))
+            })
+            .collect()
+    }
+}
+
+/// The Lipschitz-bound penalty: the config's function of the chosen maps' σ₁ estimates.
+pub struct LipschitzPenalty {
+    config: PenaltyConfig,
+    device: Device,
+    power: PowerIteration,
 }
 
 impl LipschitzPenalty {
@@ -73,7 +121,8 @@ impl LipschitzPenalty {
     pub fn new(model: &dyn Layered, config: &PenaltyConfig, device: &Device) -> Result<LipschitzPenalty, Error> {
         config.check()?;
         config.check_layers(model.depth())?;
-        Ok(LipschitzPenalty { config: config.clone(), device: device.clone(), maps: None })
+        let power = PowerIteration::new(config.layers.clone(), 0x11F5, device);
+        Ok(LipschitzPenalty { config: config.clone(), device: device.clone(), power })
     }
 
     /// The penalty if it applies at optimizer step `step` (every `every` steps), else `None`: what
@@ -87,26 +136,9 @@ impl LipschitzPenalty {
     /// σ_k = ‖A_k v_k‖ is differentiable in the weights. An error when the model lists no maps.
     pub fn penalty(&mut self, model: &dyn Layered) -> Result<Tensor<1>, Error> {
         let maps = model.affine_maps().ok_or(Error::Model(crate::model::layered::Error::NoAffineMaps))?;
-        let (config, device) = (&self.config, &self.device);
-        let vectors = self.maps.get_or_insert_with(|| {
-            let mut rng = StdRng::seed_from_u64(0x11F5);
-            maps.iter()
-                .enumerate()
-                .filter(|(_, m)| config.layers.is_empty() || config.layers.contains(&m.layer))
-                .map(|(i, m)| (i, random_unit(&mut rng, m.map.inputs(), device)))
-                .collect()
-        });
+        let config = &self.config;
         let mut total: Option<Tensor<1>> = None;
-        for (i, v) in vectors.iter_mut() {
-            let map = &maps[*i].map;
-            let fixed = map.detached();
-            let mut x = v.clone();
-            for _ in 1..config.iterations {
-                x = normalized(transpose(&fixed, apply(&fixed, x)));
-            }
-            let y = apply(map, x.autodiff());
-            *v = normalized(transpose(&fixed, y.clone().detach().inner()));
-            let sigma = squared_norm(y).sqrt().reshape([1]);
+        for (_, sigma) in self.power.sigmas(&maps, config.iterations) {
             let term = match config.mode {
                 PenaltyMode::Sum => sigma,
                 PenaltyMode::LogProduct => sigma.log(),

@@ -155,7 +155,8 @@ impl HostMatrix {
             for k in 0..j {
                 pivot -= lr[j * n + k].powi(2) + li[j * n + k].powi(2);
             }
-            if !(pivot > 0.0) {
+            // A NaN pivot proves nothing either.
+            if pivot.is_nan() || pivot <= 0.0 {
                 return false;
             }
             let diagonal = pivot.sqrt();

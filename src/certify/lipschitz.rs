@@ -82,3 +82,28 @@ fn column_distances(weight: &Tensor<2>) -> Vec<f64> {
     }
     distances
 }
+
+/// GloRo's logits (Leino et al. 2021): `logits` `[batch, classes]` with a ⊥ class appended whose
+/// logit is `max over j ≠ y of (z_j + ε·K·‖w_y − w_j‖)`, for labels y, the logits' weight `weight`
+/// `[inputs, classes]` and `below` `[1]` the Lipschitz bound of the layers under the logits.
+/// Cross-entropy over them (label y) trains for L2 certificates at ε: a point whose ⊥ logit stays
+/// below `z_y` is certified when `below` is an upper bound. Differentiable in all of them.
+pub fn gloro_logits(
+    logits: Tensor<2>,
+    labels: Tensor<1, Int>,
+    weight: Tensor<2>,
+    below: Tensor<1>,
+    epsilon: f64,
+) -> Tensor<2> {
+    let [_, classes] = logits.dims();
+    // ‖w_y − w_j‖² = ‖w_y‖² + ‖w_j‖² − 2·w_y·w_j, from the columns' Gram matrix.
+    let gram = weight.clone().transpose().matmul(weight.clone());
+    let norms = (weight.clone() * weight).sum_dim(0);
+    let squared = norms.clone().transpose() + norms - gram.mul_scalar(2.0);
+    // Clamped before the root: the diagonal's zeros would give infinite gradients.
+    let distances = squared.clamp_min(1e-12).sqrt();
+    let spread = distances.select(0, labels.clone()) * below.reshape([1, 1]).mul_scalar(epsilon);
+    let own = labels.one_hot::<2>(classes).bool();
+    let bottom = (logits.clone() + spread).mask_fill(own, f32::NEG_INFINITY).max_dim(1);
+    Tensor::cat(vec![logits, bottom], 1)
+}

@@ -17,7 +17,7 @@ mod measure;
 
 pub use config::CertifyConfig;
 pub use interval::{certified_linf, margin_lower_bounds};
-pub use lipschitz::PairBounds;
+pub use lipschitz::{PairBounds, gloro_logits};
 pub use measure::{Certification, Certified, certify};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,8 @@ pub enum Error {
         "L2 certificates need the model's affine maps (Layered::affine_maps) for its Lipschitz bound; this model does not list them"
     )]
     NoAffineMaps,
+    #[error("L2 certificates in GloRo's form need the last layer as one dense map (Layered::logit_map)")]
+    NoLogitMap,
     #[error("L2 certificates: the last affine map is layer {last}'s, not the logits' (layer {depth})")]
     LogitMap { last: usize, depth: usize },
     #[error("layer {layer} offers no interval bounds (Layered::layer_interval), which L∞ certificates need")]

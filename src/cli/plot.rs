@@ -18,7 +18,8 @@ pub enum Command {
     /// A per-epoch figure of several runs on one chart (from each run's newest checkpoint, so an
     /// unfinished run plots as far as it got).
     Curves(CurvesArgs),
-    /// Accuracy under PGD against the L∞ radius, one line per checkpoint.
+    /// Accuracy under PGD against the L∞ radius, one line per checkpoint (with --certified, a
+    /// second line of certified accuracy).
     Robustness(RobustnessArgs),
     /// Each layer's upper Lipschitz bound and the network's per epoch of one run (log axis).
     Lipschitz(LipschitzArgs),
@@ -99,6 +100,9 @@ pub struct RobustnessArgs {
     /// PGD steps (step size 2.5·ε/steps, random start).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
+    /// Also draw each checkpoint's certified accuracy (interval bound propagation) at every radius.
+    #[arg(long)]
+    certified: bool,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
@@ -186,7 +190,12 @@ pub fn run(command: Command) -> Result<(), Error> {
             }
         }
         Command::Robustness(args) => {
-            let options = RobustnessOptions { radii: args.epsilon, n: args.n as usize, steps: args.steps as usize };
+            let options = RobustnessOptions {
+                radii: args.epsilon,
+                n: args.n as usize,
+                steps: args.steps as usize,
+                certified: args.certified,
+            };
             options.check()?; // before any model loads
             let device = args.model.device.device()?;
             let total = (args.checkpoints.len() * options.radii.len()) as u64;

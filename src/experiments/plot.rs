@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::attack::pgd_accuracy;
 use super::loaded::LoadedModel;
+use crate::attack::Norm;
+use crate::certify::CertifyConfig;
 use crate::model::Layered;
 use crate::report::chart::{Corner, LineChart, Series};
 use crate::train::{Checkpoint, EpochMetrics};
@@ -154,6 +156,10 @@ pub struct RobustnessCurve {
     pub checkpoint: PathBuf,
     /// (ε, accuracy in [0, 1]) in the order of the radii given.
     pub points: Vec<(f64, f64)>,
+    /// (ε, certified accuracy in [0, 1]) by interval bound propagation, when asked for (ε = 0: the
+    /// clean accuracy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certified: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,6 +169,9 @@ pub struct RobustnessOptions {
     /// The first `n` test images.
     pub n: usize,
     pub steps: usize,
+    /// Also certified accuracy (L∞, interval bound propagation) at each radius.
+    #[serde(default)]
+    pub certified: bool,
 }
 
 impl RobustnessOptions {
@@ -191,18 +200,43 @@ pub fn robustness<M: Layered>(
         points.push((epsilon, pgd_accuracy(loaded, options.n, epsilon, options.steps, device)?));
         done(k + 1);
     }
-    Ok(RobustnessCurve { model: loaded.name.to_string(), checkpoint: checkpoint.to_path_buf(), points })
+    let certified = if options.certified { certified_points(loaded, options, device)? } else { Vec::new() };
+    Ok(RobustnessCurve { model: loaded.name.to_string(), checkpoint: checkpoint.to_path_buf(), points, certified })
+}
+
+/// Certified accuracy (L∞) at each radius of `options`; at ε = 0, the clean accuracy.
+fn certified_points<M: Layered>(
+    loaded: &LoadedModel<M>,
+    options: &RobustnessOptions,
+    device: &Device,
+) -> Result<Vec<(f64, f64)>, crate::Error> {
+    let positive: Vec<f64> = options.radii.iter().copied().filter(|&e| e > 0.0).collect();
+    let config = CertifyConfig::new(Norm::Linf, if positive.is_empty() { vec![1.0] } else { positive });
+    let c = crate::certify::certify(&loaded.model, &loaded.test.head(options.n), &config, device)?;
+    let at =
+        |epsilon: f64| c.radii.iter().find(|r| r.epsilon == epsilon).map_or(c.clean_accuracy, |r| r.certified_accuracy);
+    Ok(options.radii.iter().map(|&e| (e, at(e))).collect())
 }
 
 /// Accuracy (%) against ε, one line per model.
 pub fn robustness_chart(curves: &[RobustnessCurve], options: &RobustnessOptions) -> LineChart {
     LineChart {
-        title: format!("Accuracy under PGD-{} (L\u{221e}), first {} test images", options.steps, options.n),
+        title: format!(
+            "Accuracy under PGD-{}{} (L\u{221e}), first {} test images",
+            options.steps,
+            if options.certified { " and certified" } else { "" },
+            options.n
+        ),
         x_label: "\u{3b5} (L\u{221e} radius, pixels in [0, 1])".into(),
         y_label: "accuracy (%)".into(),
         series: curves
             .iter()
-            .map(|c| Series { name: c.model.clone(), points: c.points.iter().map(|&(e, a)| (e, 100.0 * a)).collect() })
+            .flat_map(|c| {
+                let percent = |points: &[(f64, f64)]| points.iter().map(|&(e, a)| (e, 100.0 * a)).collect();
+                let certified = (!c.certified.is_empty())
+                    .then(|| Series { name: format!("{} (certified)", c.model), points: percent(&c.certified) });
+                std::iter::once(Series { name: c.model.clone(), points: percent(&c.points) }).chain(certified)
+            })
             .collect(),
         log_y: false,
         y_from_zero: true,

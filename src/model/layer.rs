@@ -21,6 +21,10 @@ pub enum Nonlinearity {
     Identity,
     Sigmoid,
     Relu,
+    /// GroupSort of pairs (Anil et al. 2019; GloRo's MinMax): the channels in adjacent pairs, each
+    /// pair sorted to `[min, max]`. Lipschitz 1 and gradient-norm preserving; every output is
+    /// monotone in the inputs, so interval bounds go through it bound by bound. Needs an even width.
+    MinMax,
 }
 
 impl Nonlinearity {
@@ -29,25 +33,35 @@ impl Nonlinearity {
             Nonlinearity::Identity => x,
             Nonlinearity::Sigmoid => sigmoid(x),
             Nonlinearity::Relu => relu(x),
+            Nonlinearity::MinMax => min_max(x),
         }
     }
 
-    /// The box the layer's outputs live in: sigmoid [0, 1], ReLU [0, ∞), identity unbounded.
+    /// The box the layer's outputs live in: sigmoid [0, 1], ReLU [0, ∞), identity and MinMax unbounded.
     pub fn output_box(self) -> (f32, f32) {
         match self {
-            Nonlinearity::Identity => (f32::NEG_INFINITY, f32::INFINITY),
+            Nonlinearity::Identity | Nonlinearity::MinMax => (f32::NEG_INFINITY, f32::INFINITY),
             Nonlinearity::Sigmoid => (0.0, 1.0),
             Nonlinearity::Relu => (0.0, f32::INFINITY),
         }
     }
 
-    /// Its Lipschitz constant: sigmoid 1/4, ReLU and identity 1.
+    /// Its Lipschitz constant: sigmoid 1/4, ReLU, MinMax and identity 1.
     pub fn lipschitz(self) -> f32 {
         match self {
             Nonlinearity::Sigmoid => 0.25,
-            Nonlinearity::Identity | Nonlinearity::Relu => 1.0,
+            Nonlinearity::Identity | Nonlinearity::Relu | Nonlinearity::MinMax => 1.0,
         }
     }
+}
+
+/// Each pair of channels (dim 1) sorted: `[a, b]` becomes `[min(a, b), max(a, b)]`.
+fn min_max<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let dims = x.dims();
+    let rest: usize = dims[2..].iter().product();
+    let pairs = x.reshape([dims[0], dims[1] / 2, 2, rest]);
+    let (a, b) = (pairs.clone().narrow(2, 0, 1), pairs.narrow(2, 1, 1));
+    Tensor::cat(vec![a.clone().min_pair(b.clone()), a.max_pair(b)], 2).reshape(dims)
 }
 
 /// A layer's shape and options: what a checkpoint's recipe records and `Layer::new` builds.

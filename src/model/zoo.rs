@@ -16,6 +16,14 @@ pub const ARCHITECTURES: &[(&str, &str)] = &[
         "TRADES' MNIST SmallCNN: conv3x3(32), conv3x3(32)/pool2, conv3x3(64), conv3x3(64)/pool2 (ReLU), dense 200, 200 (ReLU), softmax",
     ),
     (
+        "gloro-2c2f",
+        "GloRo's 2C2F with MinMax: conv4x4(16) stride 2, conv4x4(32) stride 2, dense 100, softmax (L2 certificates)",
+    ),
+    (
+        "gloro-4c3f",
+        "GloRo's 4C3F with MinMax: conv3x3(32), conv4x4(32)/2, conv3x3(64), conv4x4(64)/2, dense 512, 512, softmax",
+    ),
+    (
         "ibp-small",
         "Gowal et al.'s small IBP model: conv4x4(16) stride 2, conv4x4(32) (ReLU), dense 100 (ReLU), softmax",
     ),
@@ -55,22 +63,19 @@ fn mlp(inputs: usize, hidden: &[usize], classes: usize) -> Vec<LayerSpec> {
     layers
 }
 
-/// Chains convolutional layers: each one's input shape is the previous one's output shape.
+/// Chains convolutional layers with ReLU: each one's input shape is the previous one's output shape.
 fn conv_chain(input: [usize; 3], stages: &[ConvStage]) -> Vec<LayerSpec> {
+    conv_chain_with(input, stages, Nonlinearity::Relu)
+}
+
+/// Chains convolutional layers, each followed by `nonlinearity`.
+fn conv_chain_with(input: [usize; 3], stages: &[ConvStage], nonlinearity: Nonlinearity) -> Vec<LayerSpec> {
     let mut shape = input;
     stages
         .iter()
         .map(|&ConvStage { channels, kernel, stride, padding, pool }| {
-            let layer = LayerSpec::Conv {
-                input: shape,
-                channels,
-                kernel,
-                stride,
-                padding,
-                nonlinearity: Nonlinearity::Relu,
-                pool,
-                dropout: 0.0,
-            };
+            let layer =
+                LayerSpec::Conv { input: shape, channels, kernel, stride, padding, nonlinearity, pool, dropout: 0.0 };
             shape = layer.output_shape();
             layer
         })
@@ -105,6 +110,28 @@ pub fn spec(name: &str, input: [usize; 3], classes: usize) -> Option<ModelSpec> 
             layers.push(dense(flat, 200, Nonlinearity::Relu));
             layers.push(dense(200, 200, Nonlinearity::Relu));
             layers.push(dense(200, classes, Nonlinearity::Identity));
+            layers
+        }
+        "gloro-2c2f" => {
+            let mut layers =
+                conv_chain_with(input, &[stage(16, 4, 2, 1, None), stage(32, 4, 2, 1, None)], Nonlinearity::MinMax);
+            let flat = layers.last().unwrap().outputs();
+            layers.push(dense(flat, 100, Nonlinearity::MinMax));
+            layers.push(dense(100, classes, Nonlinearity::Identity));
+            layers
+        }
+        "gloro-4c3f" => {
+            let stages = [
+                stage(32, 3, 1, 1, None),
+                stage(32, 4, 2, 1, None),
+                stage(64, 3, 1, 1, None),
+                stage(64, 4, 2, 1, None),
+            ];
+            let mut layers = conv_chain_with(input, &stages, Nonlinearity::MinMax);
+            let flat = layers.last().unwrap().outputs();
+            layers.push(dense(flat, 512, Nonlinearity::MinMax));
+            layers.push(dense(512, 512, Nonlinearity::MinMax));
+            layers.push(dense(512, classes, Nonlinearity::Identity));
             layers
         }
         "ibp-small" => {

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::runs::{Progress, trained};
-use crate::attack::RobustnessConfig;
-use crate::attack::{LbfgsAttackConfig, PgdConfig, TargetKind};
+use crate::attack::{LbfgsAttackConfig, Norm, PgdConfig, RobustnessConfig, TargetKind};
 use crate::backend::DeviceChoice;
 use crate::bounds::{Lanczos, network_bounds};
+use crate::certify::CertifyConfig;
 use crate::experiments::attack::{AttackMethod, AttackOptions, run_attack};
+use crate::experiments::certify::certify;
 use crate::experiments::loaded::ImageSet;
 use crate::experiments::robustness::{Event, robustness};
 use crate::recipe;
@@ -54,6 +55,18 @@ pub struct RunFigures {
     /// The network's upper Lipschitz bound (product over layers; see `blindspot lipschitz`).
     pub lipschitz_bound: f64,
     pub train_seconds: f64,
+    /// For a recipe that trains for certificates (`[certified]`): certified accuracy on the robust
+    /// accuracy's images, L∞ at each of the comparison's radii, L2 at the recipe's radius.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certified: Vec<CertifiedFigure>,
+}
+
+/// Certified accuracy at one radius.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertifiedFigure {
+    pub norm: Norm,
+    pub epsilon: f64,
+    pub accuracy: f64,
 }
 
 /// A recipe's figures over its seeds.
@@ -149,6 +162,21 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
                 .collect(),
                 lipschitz_bound: network_bounds(&loaded.model, &[], &Lanczos::default())?.network.unwrap_or(f64::NAN),
                 train_seconds: summary.history.iter().map(|m| m.seconds).sum(),
+                certified: match &r.certified {
+                    Some(trained_for) => {
+                        let (norm, radii) = match trained_for.norm {
+                            Norm::Linf => (Norm::Linf, radii.clone()),
+                            Norm::L2 => (Norm::L2, vec![trained_for.epsilon]),
+                        };
+                        let run = certify(&loaded, &CertifyConfig::new(norm, radii), options.robust_images, &device)?;
+                        let c = run.certification;
+                        c.radii
+                            .iter()
+                            .map(|r| CertifiedFigure { norm, epsilon: r.epsilon, accuracy: r.certified_accuracy })
+                            .collect()
+                    }
+                    None => Vec::new(),
+                },
             });
         }
         recipes.push(RecipeFigures { recipe: base.name, runs });
@@ -178,6 +206,10 @@ impl Comparison {
         let mut header =
             vec!["recipe".to_string(), "seeds".into(), "test error".into(), "mean min. L-BFGS distortion".into()];
         header.extend(self.radii.iter().map(|e| format!("robust accuracy (ε = {e})")));
+        let certifies = self.recipes.iter().any(|r| r.runs.iter().any(|x| !x.certified.is_empty()));
+        if certifies {
+            header.push("certified accuracy".into());
+        }
         header.extend(["network Lipschitz bound".to_string(), "training time (s)".into()]);
         let rows = self
             .recipes
@@ -202,10 +234,33 @@ impl Comparison {
                     let (p, p_sd) = col(&|x| x.robust_accuracy[k]);
                     row.push(format!("{:.1}%{}", 100.0 * p, spread(100.0 * p_sd, 1)));
                 }
+                if certifies {
+                    row.push(certified_cell(&r.runs));
+                }
                 row.extend([format!("{l:.3}"), format!("{t:.0}")]);
                 row
             })
             .collect();
         Table { header, rows }
     }
+}
+
+/// The certified accuracies of a recipe's runs, mean over its seeds per radius (`–` for a recipe
+/// that does not train for certificates).
+fn certified_cell(runs: &[RunFigures]) -> String {
+    let Some(first) = runs.first().filter(|r| !r.certified.is_empty()) else { return "–".into() };
+    first
+        .certified
+        .iter()
+        .enumerate()
+        .map(|(k, figure)| {
+            let (mean, _) = mean_sd(&runs.iter().map(|r| r.certified[k].accuracy).collect::<Vec<_>>());
+            let norm = match figure.norm {
+                Norm::Linf => "L∞",
+                Norm::L2 => "L2",
+            };
+            format!("{norm} {}: {:.1}%", figure.epsilon, 100.0 * mean)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -7,6 +7,7 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
 use super::average::WeightAverage;
+use super::certified::CertifiedLoss;
 use super::evaluate::error_rate;
 use super::hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 use super::optimizer;
@@ -62,6 +63,7 @@ impl<M: PoolModel> Loop<'_, M> {
         mut loader: Option<&mut AdversarialLoader<M>>,
         mut bank: Option<&mut Bank>,
         mut penalty: Option<&mut LipschitzPenalty>,
+        mut certified: Option<&mut CertifiedLoss>,
     ) -> Result<State<M>, Error> {
         let (info, t) = (self.info, self.trainer);
         for hook in self.hooks.iter_mut() {
@@ -96,7 +98,7 @@ impl<M: PoolModel> Loop<'_, M> {
                 max_norm: t.train.max_norm,
                 lipschitz: penalty.as_deref_mut().and_then(|p| p.if_due(state.step)),
                 trades,
-                certified: t.certified.as_ref().and_then(|c| c.at(state.step, info.steps_per_epoch)),
+                certified: certified.as_deref_mut().and_then(|c| c.at(state.step)),
             };
             let out = train_step(state.model, &mut state.optim, batch, &adversarial, learning_rate, regularizers)?;
             state.model = out.model;

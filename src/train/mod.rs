@@ -21,7 +21,7 @@ pub mod tensorboard;
 pub mod trainer;
 
 pub use average::WeightAverage;
-pub use certified::{CertifiedConfig, CertifiedTerm};
+pub use certified::{CertifiedConfig, CertifiedLoss, CertifiedTerm};
 pub use checkpoint::{Checkpoint, Checkpointer};
 pub use config::{OptimizerConfig, OptimizerKind, OutputConfig, Schedule, TrainConfig};
 pub use evaluate::error_rate;

@@ -1,14 +1,13 @@
 //! One optimizer step: the clean batch and every pool's rows through one pass, the mean
-//! cross-entropy (mixed with IBP's bound loss when training for certificates) plus the
+//! cross-entropy (mixed with a bound's loss when training for certificates) plus the
 //! regularizers, backward, update, max-norm.
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use super::certified::CertifiedTerm;
+use super::certified::CertifiedLoss;
 use crate::bounds::LipschitzPenalty;
-use crate::certify::margin_lower_bounds;
 use crate::data::Batch;
 use crate::model::{Layered, cross_entropy, kl_divergence, regularize};
 use crate::pool::LayerBatch;
@@ -39,9 +38,9 @@ pub struct Regularizers<'a> {
     pub max_norm: Option<f64>,
     /// TRADES' robustness term for the batch's examples, if the run trains with it.
     pub trades: Option<Trades>,
-    /// Interval bound propagation's loss at this step (`[certified]`), if the run trains for
-    /// certificates and its warm-up is over.
-    pub certified: Option<CertifiedTerm>,
+    /// The bound loss at this step (`[certified]`: IBP's or GloRo's), if the run trains for
+    /// certificates and its warm-up is over (`CertifiedLoss::at`).
+    pub certified: Option<&'a mut CertifiedLoss>,
 }
 
 /// Why a step failed: a penalty or a certified loss asked of a model that cannot give it.
@@ -77,7 +76,7 @@ pub fn train_step<M: Layered + Module>(
 ) -> Result<StepOutput<M>, Error> {
     let batch = batch.autodiff();
     let clean = batch.len();
-    let bounded = regularizers.certified.map(|term| (term, batch.inputs.clone(), batch.labels.clone()));
+    let bounded = regularizers.certified.map(|loss| (loss, batch.inputs.clone(), batch.labels.clone()));
     // The clean rows and every pool's rows (each entering at its layer) go through one pass; the
     // loss is their mean, so each example weighs the same.
     let mut entries = vec![(0, batch.inputs)];
@@ -107,11 +106,11 @@ pub fn train_step<M: Layered + Module>(
     let labels = if labels.len() == 1 { labels.pop().expect("one") } else { Tensor::cat(labels, 0) };
     let mut loss = cross_entropy(all_logits, labels);
     let mut terms = vec![("cross-entropy", loss.clone().detach().inner())];
-    if let Some((term, inputs, labels)) = bounded {
-        let margins = margin_lower_bounds(&model, inputs, labels.clone(), term.epsilon)?;
-        let bound = cross_entropy(margins.neg(), labels);
-        terms.push(("IBP bound", bound.clone().detach().inner()));
-        loss = loss.mul_scalar(term.kappa) + bound.mul_scalar(1.0 - term.kappa);
+    if let Some((certified, inputs, labels)) = bounded {
+        let bound = certified.bound_loss(&model, inputs, labels, logits.clone())?;
+        terms.push(("certified bound", bound.clone().detach().inner()));
+        let kappa = certified.kappa();
+        loss = loss.mul_scalar(kappa) + bound.mul_scalar(1.0 - kappa);
     }
     if let Some(term) = trades_term {
         terms.push(("TRADES", term.clone().detach().inner()));

@@ -22,7 +22,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
 use super::average::WeightAverage;
-use super::certified::CertifiedConfig;
+use super::certified::{CertifiedConfig, CertifiedLoss};
 use super::checkpoint::{self, Checkpoint, Checkpointer};
 use super::config::{OptimizerConfig, OutputConfig, TrainConfig};
 use super::epoch::{Loop, Sets, State, hook_error};
@@ -159,7 +159,7 @@ pub struct Trainer<M> {
     data_name: String,
     pub(super) pools: Option<PoolConfig>,
     pub(super) fresh: Option<FreshConfig>,
-    pub(super) certified: Option<CertifiedConfig>,
+    certified: Option<CertifiedConfig>,
     bank: Option<BankConfig>,
     penalty: Option<PenaltyConfig>,
     hooks: Vec<Box<dyn Hook<M>>>,
@@ -427,10 +427,11 @@ impl<M: PoolModel> Trainer<M> {
             Some(config) => Some(LipschitzPenalty::new(&state.model, config, &device)?),
             None => None,
         };
+        let mut certified = self.certified.as_ref().map(|c| CertifiedLoss::new(c, info.steps_per_epoch, &device));
         let mut loop_ = Loop { trainer: &self, info: &info, sets: &sets, hooks: &mut hooks, device: &device };
         let mut state = state;
         for epoch in state.epoch + 1..=self.train.epochs {
-            state = loop_.epoch(state, epoch, loader.as_mut(), bank.as_mut(), penalty.as_mut())?;
+            state = loop_.epoch(state, epoch, loader.as_mut(), bank.as_mut(), penalty.as_mut(), certified.as_mut())?;
         }
         drop(loader);
         loop_.finish(state)
