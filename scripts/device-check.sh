@@ -4,7 +4,7 @@
 #      CNN through the library: `--quick` on the device), trainer throughput with pools off / on
 #      with attackers on the GPU (1, 2, 4 threads) and on the host CPU (adversarial.attacker_device),
 #      the renewed pool, the perturbation bank (with weight averaging) and fresh PGD-7 training at
-#      ε = 0.3, the robustness ensemble on the latter;
+#      ε = 0.3, the robustness ensemble on the latter, IBP training and `certify`;
 #   2. full-length accuracy runs on the GPU, 3 seeds each side by side, then `compare` measures them:
 #      the PGD input pool, and minimal (L-BFGS) per-layer pools made by 4 CPU attackers per run.
 # Build here first:  scripts/device-build.sh  (puts the stripped binary into .gpu/, which `carry` names).
@@ -59,6 +59,11 @@ tp convnet-bank-a2 recipes/convnet-linf-0.3-bank.toml --set train.epochs=2 --set
 tp convnet-fresh recipes/convnet-linf-0.3-fresh.toml --set train.epochs=1 --set fresh.ramp_epochs=0 &&
     { t=$(secs); timeout 120 $B robustness "$R/throughput/convnet-fresh" --epsilon 0.3 --n 1000 --device "$DEVICE" \
         --json >$L/robustness.json 2>$L/robustness.err; stamp "robustness, 1000 images: $(since $t) s, rc $?"; }
+# Training for certificates (IBP's loss on ibp-small) and `certify` on its model.
+tp ibp-small recipes/ibp-small-linf-0.3-certified.toml --set train.epochs=2 --set certified.warmup_epochs=0 \
+    --set certified.ramp_epochs=1 &&
+    { t=$(secs); timeout 60 $B certify "$R/throughput/ibp-small" --epsilon 0.1,0.3 --n 10000 --device "$DEVICE" \
+        --json >$L/certify.json 2>$L/certify.err; stamp "certify, 10000 images: $(since $t) s, rc $?"; }
 
 # 2. Accuracy: each experiment trains seeds 1-3 side by side, then `compare` measures them.
 stamp "phase 2"
