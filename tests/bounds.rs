@@ -11,7 +11,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use blindspot::bounds::{self, Boundary, ConvGeometry, ConvMethod, Lanczos};
-use blindspot::model::{Layer, LayerSpec, Nonlinearity, zoo};
+use blindspot::model::{Affine, Layer, LayerSpec, Nonlinearity, zoo};
 use blindspot::{DeviceChoice, Layered};
 
 fn device() -> Device {
@@ -123,32 +123,38 @@ fn zero_padded_operator(
     (y.transpose().to_data().iter::<f32>().collect(), rows, n)
 }
 
+/// Three zero-padded convolutions (strides 2, 1 and 3): each one's map, the exact norm of its
+/// explicit operator, and its name.
+fn padded_convolutions(device: &Device) -> Vec<(Affine, f64, String)> {
+    [([3, 11, 11], 5, 3, 2, 1), ([2, 9, 9], 4, 5, 1, 2), ([1, 13, 13], 3, 4, 3, 0)]
+        .into_iter()
+        .map(|(input, channels, kernel, stride, padding)| {
+            let spec = LayerSpec::Conv {
+                input,
+                channels,
+                kernel,
+                stride,
+                padding,
+                nonlinearity: Nonlinearity::Relu,
+                pool: None,
+                dropout: 0.0,
+            };
+            let layer = Layer::new(&spec, device);
+            let Layer::Conv(conv) = &layer else { unreachable!() };
+            let (m, rows, cols) = zero_padded_operator(&conv.conv.weight.val(), input, stride, padding);
+            (layer.affine_map(1).map, exact_norm(m, rows, cols, device), format!("{input:?} stride {stride}"))
+        })
+        .collect()
+}
+
 #[test]
 fn a_zero_padded_convolution_is_bounded_and_power_iteration_through_conv_agrees_with_its_norm() {
     let device = device();
-    for (input, channels, kernel, stride, padding) in
-        [([3, 11, 11], 5, 3, 2, 1), ([2, 9, 9], 4, 5, 1, 2), ([1, 13, 13], 3, 4, 3, 0)]
-    {
-        let spec = LayerSpec::Conv {
-            input,
-            channels,
-            kernel,
-            stride,
-            padding,
-            nonlinearity: Nonlinearity::Relu,
-            pool: None,
-            dropout: 0.0,
-        };
-        let layer = Layer::new(&spec, &device);
-        let Layer::Conv(conv) = &layer else { unreachable!() };
-        let w = conv.conv.weight.val();
-        let (m, rows, cols) = zero_padded_operator(&w, input, stride, padding);
-        let exact = exact_norm(m, rows, cols, &device);
-        let map = layer.affine_map(1).map;
+    for (map, exact, name) in padded_convolutions(&device) {
         let bound = bounds::affine_bound(&map, &LANCZOS).unwrap();
-        assert!(bound >= exact * (1.0 - 1e-5), "{input:?} stride {stride}: bound {bound} < norm {exact}");
+        assert!(bound >= exact * (1.0 - 1e-5), "{name}: bound {bound} < norm {exact}");
         let estimate = bounds::power_iteration_estimate(&map, 2000);
-        assert!(relative(estimate, exact) < 1e-3, "{input:?} stride {stride}: power iteration {estimate} vs {exact}");
+        assert!(relative(estimate, exact) < 1e-3, "{name}: power iteration {estimate} vs {exact}");
     }
 }
 
@@ -213,37 +219,20 @@ fn a_certified_bound_is_never_below_the_norm_and_stays_close_to_the_estimate() {
     for (rows, cols) in [(60, 40), (30, 90), (1, 17)] {
         let w = Tensor::<2>::random([rows, cols], Distribution::Normal(0.0, 1.0), &device);
         let exact = exact_norm(w.to_data().iter::<f32>().collect(), rows, cols, &device);
-        let map = blindspot::model::Affine::Dense { weight: w };
+        let map = Affine::Dense { weight: w };
         let (estimate, certified) =
             (bounds::affine_bound(&map, &LANCZOS).unwrap(), bounds::certified_bound(&map, &LANCZOS).unwrap());
         close(certified, estimate, exact, &format!("dense {rows}x{cols}"));
     }
-    for (input, channels, kernel, stride, padding) in
-        [([3, 11, 11], 5, 3, 2, 1), ([2, 9, 9], 4, 5, 1, 2), ([1, 13, 13], 3, 4, 3, 0)]
-    {
-        let spec = LayerSpec::Conv {
-            input,
-            channels,
-            kernel,
-            stride,
-            padding,
-            nonlinearity: Nonlinearity::Relu,
-            pool: None,
-            dropout: 0.0,
-        };
-        let layer = Layer::new(&spec, &device);
-        let Layer::Conv(conv) = &layer else { unreachable!() };
-        let (m, rows, cols) = zero_padded_operator(&conv.conv.weight.val(), input, stride, padding);
-        let exact = exact_norm(m, rows, cols, &device);
-        let map = layer.affine_map(1).map;
+    for (map, exact, name) in padded_convolutions(&device) {
         let (estimate, certified) =
             (bounds::affine_bound(&map, &LANCZOS).unwrap(), bounds::certified_bound(&map, &LANCZOS).unwrap());
-        close(certified, estimate, exact, &format!("conv {input:?} stride {stride}"));
+        close(certified, estimate, exact, &format!("conv {name}"));
     }
     // A loose estimate (one Lanczos step) is raised until proven: the certificate never rests on it.
     let w = Tensor::<2>::random([50, 50], Distribution::Normal(0.0, 1.0), &device);
     let exact = exact_norm(w.to_data().iter::<f32>().collect(), 50, 50, &device);
-    let map = blindspot::model::Affine::Dense { weight: w };
+    let map = Affine::Dense { weight: w };
     let rough = Lanczos { max_iterations: 1, tolerance: 1e-7 };
     let certified = bounds::certified_bound(&map, &rough).unwrap();
     assert!(certified >= exact * (1.0 - 1e-6), "from one step: certified {certified} < norm {exact}");
