@@ -138,6 +138,18 @@ fn numeric_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     }
 }
 
+/// A certified recipe's warm-up and ramp, shrunk to fit the short run's three epochs (a real
+/// schedule ramps its bound over tens of epochs).
+fn fitted(recipe: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(recipe).unwrap();
+    let keys = if text.contains("[certified]") {
+        ["certified.warmup_epochs=0", "certified.ramp_epochs=2"].as_slice()
+    } else {
+        &[]
+    };
+    keys.iter().flat_map(|k| ["--set".to_string(), k.to_string()]).collect()
+}
+
 /// A short run of every recipe: few images, few epochs (ramps and warm-ups fit in three).
 fn short(output: &Path) -> Vec<String> {
     ["data.subset=512", "data.test_subset=100", "train.batch_size=64", "train.epochs=3"]
@@ -176,6 +188,7 @@ fn every_numeric_recipe_key_refuses_what_cannot_work_and_runs_what_can() {
     let check = |recipe: &Path, set: &[String]| -> Vec<String> {
         let mut args = vec!["recipe".to_string(), "check".into(), recipe.display().to_string()];
         args.extend(short.iter().cloned());
+        args.extend(fitted(recipe));
         args.extend(set.iter().cloned());
         args
     };
@@ -321,6 +334,7 @@ fn every_numeric_flag_of_every_command_refuses_what_cannot_work_and_runs_what_ca
             .to_vec(),
         ),
         ("robustness", [run.as_str()].iter().chain(&ensemble).map(|s| s.to_string()).collect()),
+        ("certify", [&run, "--n", "20", "--epsilon", "0.1"].map(String::from).to_vec()),
         ("models", vec![]),
         ("recipe check", vec![recipe.clone()]),
         ("recipe show", vec![recipe.clone()]),
