@@ -2,7 +2,8 @@
 # Sets up everything blindspot needs on a fresh machine (Rust and Python 3 with pip present):
 # a Python virtual environment in .venv with PyPI's torch==2.11.0 (its libtorch is what burn-tch
 # links against), `tensorboard` (the tests read event files back with it), numpy, scipy and safetensors (the
-# PyTorch reference scripts in benches/ and tests/), torchattacks, and the link .libtorch -> that torch, which .cargo/config.toml and build.rs point cargo at.
+# PyTorch reference scripts in benches/ and tests/), torchattacks, the link .libtorch -> that torch, which
+# .cargo/config.toml and build.rs point cargo at, and Slurm with munge for the sweep test.
 # Idempotent: a second run checks and returns in a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +34,15 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; 
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
     && echo "setup: installed Fashion-MNIST" >&2 \
     || echo "setup: Fashion-MNIST not installed (examples fall back to MNIST)" >&2
+fi
+# Slurm and munge (Debian's slurm-wlm) for tests/sweep.rs, which starts a one-node cluster with
+# scripts/slurm-cluster.sh and runs a sweep as a job array on it.
+if ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1 \
+      && echo "setup: installed Slurm (slurm-wlm) and munge" >&2 \
+      || echo "setup: Slurm could not be installed (tests/sweep.rs needs it)" >&2
+  else
+    echo "setup: no Slurm (tests/sweep.rs needs slurm-wlm and munge; apt-get install as root)" >&2
+  fi
 fi

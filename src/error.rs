@@ -36,6 +36,8 @@ pub enum Error {
     #[error(transparent)]
     Plot(#[from] crate::experiments::plot::Error),
     #[error(transparent)]
+    Sweep(#[from] crate::sweep::Error),
+    #[error(transparent)]
     Figure(#[from] crate::report::canvas::Error),
     #[error("unknown architecture {name:?}: expected one of {}", crate::model::zoo::names())]
     UnknownArch { name: String },

@@ -16,6 +16,7 @@ pub mod model;
 pub mod pool;
 pub mod recipe;
 pub mod report;
+pub mod sweep;
 pub mod train;
 
 pub use backend::DeviceChoice;

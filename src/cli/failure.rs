@@ -73,9 +73,9 @@ pub(super) fn message(e: &Error) -> String {
 /// by SIGINT or SIGTERM (130, 143), 1 for a failure.
 pub(super) fn exit_code(e: &Error) -> u8 {
     use blindspot::attack::{self, robustness};
-    use blindspot::certify;
     use blindspot::experiments::attack as attacks;
     use blindspot::train::trainer::Error as Train;
+    use blindspot::{certify, sweep};
     match e {
         Error::Usage(_) | Error::Recipe(_) | Error::UnknownArch { .. } => 2,
         Error::Robustness(
@@ -84,6 +84,8 @@ pub(super) fn exit_code(e: &Error) -> u8 {
         Error::AttackRun(attacks::Error::Attack(attack::Error::Config(_))) => 2,
         Error::Certify(certify::Error::Config(_) | certify::Error::NoImages | certify::Error::TooMany { .. }) => 2,
         Error::Train(Train::RunExists { .. }) => 2,
+        Error::Sweep(sweep::Error::NoRecipes | sweep::Error::NoSeeds | sweep::Error::NoTask { .. }) => 2,
+        Error::Sweep(sweep::Error::Manifest { .. }) => 2,
         Error::Train(Train::Interrupted { signal, .. }) => u8::try_from(128 + signal).unwrap_or(1),
         _ => 1,
     }

@@ -15,6 +15,7 @@ mod recipe;
 mod reproduce;
 mod robustness;
 mod shared;
+mod sweep;
 mod train;
 mod transfer;
 mod units;
@@ -65,6 +66,9 @@ enum Command {
     Lipschitz(lipschitz::Args),
     /// Train recipes for several seeds and compare test error, robustness and training time.
     Compare(compare::Args),
+    /// Recipes × seeds as a sweep: here (--jobs) or as a Slurm job array (--slurm); `sweep collect`
+    /// gathers the figures each run keeps.
+    Sweep(sweep::Args),
     /// Robust accuracy under an AutoAttack-style ensemble (APGD-CE, APGD-T, Square) at one or more radii.
     Robustness(robustness::Args),
     /// Certified accuracy: L2 by Lipschitz margins, L∞ by interval bound propagation.
@@ -96,7 +100,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    if matches!(cli.command, Command::Train(_) | Command::Compare(_) | Command::Reproduce(_))
+    if matches!(cli.command, Command::Train(_) | Command::Compare(_) | Command::Reproduce(_) | Command::Sweep(_))
         && let Err(e) = blindspot::train::interrupt::catch_signals()
     {
         eprintln!("error: cannot catch SIGINT and SIGTERM: {e}");
@@ -110,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Transfer(args) => transfer::run(args),
         Command::Reproduce(args) => reproduce::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Robustness(args) => robustness::run(args),
         Command::Certify(args) => certify::run(args),
         Command::Units(args) => units::run(args),

@@ -22,6 +22,64 @@ pub(super) struct LbfgsArgs {
     pub(super) seed: u64,
 }
 
+/// The runs of a sweep and what is measured on each, as `compare` and `sweep` take them.
+#[derive(Debug, clap::Args)]
+pub(super) struct SweepArgs {
+    /// The recipes, e.g. recipes/fc100-100-10-weight-decay.toml recipes/fc100-100-10-dropout.toml.
+    #[arg(required = true, num_args = 1..)]
+    pub(super) recipes: Vec<std::path::PathBuf>,
+    /// Train each recipe with seeds 1..=K (K ≥ 1).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(super) seeds: u64,
+    /// Override a key of every recipe, e.g. --set train.epochs=5 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(super) sets: Vec<String>,
+    /// Test images for the mean minimal L-BFGS distortion.
+    #[arg(long, default_value_t = 100)]
+    pub(super) distortion_images: usize,
+    /// Test images for the robust accuracy (the first N).
+    #[arg(long, default_value_t = 1000)]
+    pub(super) robust_images: usize,
+    /// L∞ radii of the robust accuracy, comma-separated (default: the radii the recipes train at and
+    /// the standard 0.3).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub(super) epsilon: Vec<f64>,
+    #[command(flatten)]
+    pub(super) ensemble: EnsembleArgs,
+    #[arg(long, default_value = "cpu")]
+    pub(super) device: blindspot::DeviceChoice,
+}
+
+impl SweepArgs {
+    pub(super) fn measures(&self) -> blindspot::sweep::Measures {
+        blindspot::sweep::Measures {
+            distortion_images: self.distortion_images,
+            robust_images: self.robust_images,
+            radii: self.epsilon.clone(),
+            ensemble: self.ensemble.config(blindspot::attack::Norm::Linf),
+        }
+    }
+}
+
+/// This program's path (several runs at once run as its processes).
+pub(super) fn this_program() -> Result<std::path::PathBuf, Error> {
+    std::env::current_exe().map_err(|e| Error::Usage(format!("cannot find this program's path: {e}")))
+}
+
+/// The sweep's errors that speak of a flag, named by it.
+pub(super) fn sweep_flags(e: Error) -> Error {
+    use blindspot::attack::robustness;
+    use blindspot::experiments::attack;
+    match e {
+        Error::Robustness(robustness::Error::NoImages) => Error::Usage("--robust-images must be at least 1".into()),
+        Error::AttackRun(attack::Error::Zero) => Error::Usage("--distortion-images must be at least 1".into()),
+        Error::Sweep(blindspot::sweep::Error::Jobs { jobs, threads }) => {
+            Error::Usage(format!("--jobs {jobs}: more runs at once than LibTorch's {threads} CPU threads"))
+        }
+        e => e,
+    }
+}
+
 /// The attack ensemble's settings, as `robustness` and `compare` take them.
 #[derive(Debug, clap::Args)]
 pub(super) struct EnsembleArgs {

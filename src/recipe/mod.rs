@@ -3,7 +3,6 @@
 //! pools', `[lipschitz]` the penalty's), and the run that puts them into a `Trainer`.
 
 pub mod base;
-pub mod compare;
 pub mod exchange;
 pub mod load;
 pub mod pretrain;

@@ -1,4 +1,4 @@
-//! `blindspot compare`: trains each recipe for each seed and puts clean test error, robustness
+//! `blindspot compare`: trains each recipe for each seed (a sweep run here) and puts clean test error, robustness
 //! (mean minimal L-BFGS distortion on fixed test images, robust accuracy under the attack ensemble
 //! at each radius), the network's upper Lipschitz bound and training time side by side: how users
 //! compare weight decay, dropout, adversarial pools and the Lipschitz penalty.
@@ -7,18 +7,16 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::runs::{Progress, trained};
-use crate::attack::{LbfgsAttackConfig, Norm, PgdConfig, RobustnessConfig, TargetKind};
+use super::kept::Kept;
+use super::measure::Measures;
+use super::measure::kept_figures;
+use super::plan::{Run, Sweep};
+use super::{local, task};
+use crate::attack::Norm;
 use crate::backend::DeviceChoice;
-use crate::bounds::{Lanczos, network_bounds};
-use crate::certify::CertifyConfig;
-use crate::experiments::attack::{AttackMethod, AttackOptions, run_attack};
-use crate::experiments::certify::certify;
-use crate::experiments::loaded::ImageSet;
-use crate::experiments::robustness::{Event, robustness};
 use crate::recipe;
+use crate::recipe::runs::Progress;
 use crate::report::table::Table;
-use crate::train::metrics::read_metrics;
 
 #[derive(Debug, Clone)]
 pub struct CompareOptions {
@@ -30,15 +28,14 @@ pub struct CompareOptions {
     /// Parent folder of the runs (`<output>/<name>-seed<k>`).
     pub output: PathBuf,
     pub device: DeviceChoice,
-    /// Test images for the L-BFGS distortion (the first N each model classifies correctly).
-    pub distortion_images: usize,
-    /// Test images for the robust accuracy (the first N).
-    pub robust_images: usize,
-    /// L∞ radii of the robust accuracy; empty: the radii the recipes train at (input pools, fresh
-    /// examples) and the standard MNIST radius 0.3.
-    pub radii: Vec<f64>,
-    /// The ensemble (its radius is set per column).
-    pub ensemble: RobustnessConfig,
+    /// What is measured on every run (empty radii: the radii the recipes train at (input pools,
+    /// fresh examples, banks) and the standard MNIST radius 0.3).
+    pub measures: Measures,
+    /// Runs trained and measured at once: more than one run as processes of `program` (each with its
+    /// share of LibTorch's CPU threads).
+    pub jobs: usize,
+    /// blindspot's executable (`sweep task`), for `jobs` above one; the CLI passes its own.
+    pub program: PathBuf,
 }
 
 /// MNIST's standard L∞ radius.
@@ -93,105 +90,41 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Trains what is missing and measures every run.
+/// Trains what is missing and measures every run (`jobs` runs at once), keeping each run's figures
+/// beside it.
 pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<Comparison, crate::Error> {
-    if options.seeds == 0 {
-        return Err(crate::Error::Usage("compare needs at least one seed".into()));
-    }
-    let device = options.device.device()?;
-    let bases = options.recipes.iter().map(|path| recipe::load(path, &options.sets)).collect::<Result<Vec<_>, _>>()?;
-    let radii = if options.radii.is_empty() { default_radii(&bases) } else { options.radii.clone() };
-    // Every measuring setting is checked before the first run trains.
-    if options.distortion_images == 0 {
-        return Err(crate::experiments::attack::Error::Zero.into());
-    }
-    if options.robust_images == 0 {
-        return Err(crate::attack::robustness::Error::NoImages.into());
-    }
-    for &epsilon in &radii {
-        RobustnessConfig { epsilon, ..options.ensemble.clone() }
-            .check()
-            .map_err(crate::attack::robustness::Error::from)?;
-    }
-    let mut recipes = Vec::new();
-    for base in bases {
-        let mut runs = Vec::new();
-        for seed in 1..=options.seeds {
-            let mut r = base.clone();
-            r.seed = seed;
-            r.name = format!("{}-seed{seed}", base.name);
-            r.output.dir = options.output.clone();
-            r.device = options.device;
-            let run_dir = trained(&r, progress)?;
-            let summary = read_metrics(&run_dir)?;
-            let loaded = recipe::open(&run_dir, &device, None)?;
-            progress.message(&format!("{}: measuring robustness", r.name));
-            let lbfgs = AttackOptions {
-                method: AttackMethod::Lbfgs,
-                layer: 0,
-                images: ImageSet::Test,
-                n: options.distortion_images,
-                target: TargetKind::Random,
-                batch_size: 100,
-                seed: 1,
-                lbfgs: LbfgsAttackConfig::default(),
-                pgd: PgdConfig::default(),
-            };
-            let attacked =
-                run_attack(&loaded, &lbfgs, &device, |done| progress.attacked(done, options.distortion_images))?;
-            runs.push(RunFigures {
-                seed,
-                test_error: summary.test_error,
-                mean_distortion: attacked.summary.mean_distortion,
-                robust_accuracy: robustness(
-                    &loaded,
-                    &options.ensemble,
-                    &radii,
-                    options.robust_images,
-                    true,
-                    &device,
-                    |event| {
-                        if let Event::Advance(advance) = event {
-                            progress.ensemble(advance)
-                        }
-                    },
-                )?
-                .radii
-                .iter()
-                .map(|r| r.robust_accuracy)
-                .collect(),
-                lipschitz_bound: network_bounds(&loaded.model, &[], &Lanczos::default())?.network.unwrap_or(f64::NAN),
-                train_seconds: summary.history.iter().map(|m| m.seconds).sum(),
-                certified: match &r.certified {
-                    Some(trained_for) => {
-                        let (norm, radii) = match trained_for.norm {
-                            Norm::Linf => (Norm::Linf, radii.clone()),
-                            Norm::L2 => (Norm::L2, vec![trained_for.epsilon]),
-                        };
-                        let run = certify(&loaded, &CertifyConfig::new(norm, radii), options.robust_images, &device)?;
-                        let c = run.certification;
-                        c.radii
-                            .iter()
-                            .map(|r| CertifiedFigure { norm, epsilon: r.epsilon, accuracy: r.certified_accuracy })
-                            .collect()
-                    }
-                    None => Vec::new(),
-                },
-            });
+    let o = options;
+    let sweep = Sweep::plan(&o.recipes, o.seeds, &o.sets, &o.output, o.device, o.measures.clone())?;
+    let figures = if o.jobs == 1 {
+        sweep.runs.iter().map(|run| task::perform(run, &sweep.measures, progress)).collect::<Result<Vec<_>, _>>()?
+    } else {
+        // The tasks' manifest and states in a folder of this call's own, removed after.
+        let sweep = Sweep { folder: o.output.join(format!(".compare-{}", std::process::id())), ..sweep.clone() };
+        sweep.write()?;
+        let ran = local::processes(&sweep, o.jobs, &o.program, true, progress);
+        let _ = std::fs::remove_dir_all(&sweep.folder);
+        ran?;
+        let kept = |run: &Run| kept_figures(&run.dir(), &run.recipe, &sweep.measures);
+        sweep
+            .runs
+            .iter()
+            .map(|run| kept(run).ok_or_else(|| Kept::read(&run.dir()).unreadable().into()))
+            .collect::<Result<Vec<_>, crate::Error>>()?
+    };
+    let mut recipes: Vec<RecipeFigures> = Vec::new();
+    for (run, figures) in sweep.runs.iter().zip(figures) {
+        match recipes.last_mut() {
+            Some(last) if last.recipe == run.group => last.runs.push(figures),
+            _ => recipes.push(RecipeFigures { recipe: run.group.clone(), runs: vec![figures] }),
         }
-        recipes.push(RecipeFigures { recipe: base.name, runs });
     }
-    Ok(Comparison {
-        radii,
-        distortion_images: options.distortion_images,
-        robust_images: options.robust_images,
-        recipes,
-    })
+    let m = sweep.measures;
+    Ok(Comparison { radii: m.radii, distortion_images: m.distortion_images, robust_images: m.robust_images, recipes })
 }
 
 /// The radii `recipes` train at (their input pools' (FGSM, PGD), fresh examples' and banks'), and the
 /// standard 0.3, in increasing order.
-fn default_radii(recipes: &[recipe::Recipe]) -> Vec<f64> {
+pub(super) fn default_radii(recipes: &[recipe::Recipe]) -> Vec<f64> {
     let pools = recipes.iter().filter_map(|r| r.adversarial.as_ref()?.epsilon_of(0));
     let fresh = recipes.iter().filter_map(|r| Some(r.fresh.as_ref()?.epsilon));
     let bank = recipes.iter().filter_map(|r| Some(r.bank.as_ref()?.epsilon));
@@ -215,6 +148,12 @@ impl Comparison {
             .recipes
             .iter()
             .map(|r| {
+                if r.runs.is_empty() {
+                    // No finished run (a sweep still going): no number to show.
+                    let mut row = vec![r.recipe.clone(), "0".into()];
+                    row.resize(header.len(), "–".into());
+                    return row;
+                }
                 let col = |f: &dyn Fn(&RunFigures) -> f64| mean_sd(&r.runs.iter().map(f).collect::<Vec<_>>());
                 // With one seed there is no spread to show.
                 let spread = |sd: f64, digits: usize| {
