@@ -235,3 +235,57 @@ fn bad_sweeps_are_one_line_errors() {
         "task 3: the sweep has 1 tasks (0 to 0)",
     );
 }
+
+#[test]
+fn a_killed_task_is_shown_as_such_and_resumes_its_run_when_run_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("s");
+    let recipe = repo().join("recipes/fc100-100-10-weight-decay.toml");
+    let out = run(&[
+        "sweep",
+        recipe.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--set",
+        "train.epochs=30",
+        "--set",
+        "data.subset=20000",
+        "--distortion-images",
+        "5",
+        "--robust-images",
+        "20",
+        "--iterations",
+        "5",
+        "--square-queries",
+        "20",
+        "--output",
+        folder.to_str().unwrap(),
+        "--slurm",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest = folder.join("sweep.json");
+    let task = ["sweep", "task", manifest.to_str().unwrap(), "--index", "0"];
+    let mut child = blindspot().args(task).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let latest = folder.join("fc100-100-10-weight-decay-seed1/latest");
+    let start = std::time::Instant::now();
+    while !latest.is_file() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL: the task cannot record anything
+    child.wait().unwrap();
+    let out = run(&["sweep", "collect", folder.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("task 0 (fc100-100-10-weight-decay-seed1): running or killed, epoch "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("| fc100-100-10-weight-decay | 0 | – |"), "{}", stdout(&out));
+
+    let out = run(&task);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("fc100-100-10-weight-decay-seed1: resuming (30 epochs)"), "{}", stderr(&out));
+    let out = run(&["sweep", "collect", folder.to_str().unwrap(), "--json"]);
+    let c: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(c["unfinished"], serde_json::json!([]), "{c}");
+    assert_eq!(c["comparison"]["recipes"][0]["runs"].as_array().unwrap().len(), 1);
+}
