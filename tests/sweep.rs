@@ -1,4 +1,4 @@
-//! Sweeps: the figures each run keeps (`results.json`), `compare --jobs`, `sweep collect`, and a
+//! Sweeps: the figures each run keeps beside its latest checkpoint (`figures.json`), `compare --jobs`, `sweep collect`, and a
 //! sweep run as a job array on a real one-node Slurm cluster (Debian's slurm-wlm and munge, which
 //! scripts/setup.sh installs), collected into the table `compare` makes here.
 
@@ -118,8 +118,14 @@ fn a_sweep_run_as_a_slurm_job_array_collects_the_table_compare_makes_here() {
     assert!(table.starts_with("| recipe | seeds | test error |") && table.contains("| 2 |"), "{table}");
 }
 
+/// The figures kept beside the run's latest checkpoint.
+fn kept_file(run_dir: &Path) -> PathBuf {
+    let latest = std::fs::read_to_string(run_dir.join("latest")).unwrap();
+    run_dir.join(latest.trim()).join("figures.json")
+}
+
 fn kept(run_dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(run_dir.join("results.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(kept_file(run_dir)).unwrap()).unwrap()
 }
 
 #[test]
@@ -131,14 +137,16 @@ fn kept_figures_are_read_back_and_a_changed_setting_measures_only_what_it_change
     args.remove(1); // the dropout recipe alone
     let first = json(&blindspot().args(&args).output().unwrap());
     let run_dir = output.join("fc100-100-10-dropout-seed1");
-    let figures = kept(&run_dir)["figures"].as_array().unwrap().clone();
-    let kinds: Vec<&str> = figures.iter().map(|f| f["measure"]["figure"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["distortion", "robust_accuracy", "lipschitz_bound"], "{figures:?}");
+    let figures = kept(&run_dir);
+    let kinds: Vec<&str> =
+        figures["values"].as_array().unwrap().iter().map(|f| f["measure"]["figure"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["distortion", "lipschitz_bound"], "{figures}");
+    assert_eq!(figures["robustness"].as_array().unwrap().len(), 1, "{figures}");
 
     // A figure the run keeps is read back, not measured again (a planted value shows it).
     let mut planted = kept(&run_dir);
-    planted["figures"][0]["value"] = serde_json::json!(12.5);
-    std::fs::write(run_dir.join("results.json"), planted.to_string()).unwrap();
+    planted["values"][0]["value"] = serde_json::json!(12.5);
+    std::fs::write(kept_file(&run_dir), planted.to_string()).unwrap();
     let out = blindspot().args(&args).output().unwrap();
     assert!(!stderr(&out).contains("measuring"), "{}", stderr(&out));
     let second = json(&out);
@@ -153,7 +161,7 @@ fn kept_figures_are_read_back_and_a_changed_setting_measures_only_what_it_change
     let run = &third["recipes"][0]["runs"][0];
     assert_eq!(run["mean_distortion"], 12.5, "the distortion was measured again");
     assert_eq!(run["robust_accuracy"][1], first["recipes"][0]["runs"][0]["robust_accuracy"][0]);
-    assert_eq!(kept(&run_dir)["figures"].as_array().unwrap().len(), 4);
+    assert_eq!(kept(&run_dir)["robustness"].as_array().unwrap().len(), 2);
 }
 
 #[test]

@@ -12,7 +12,7 @@ pub struct Args {
     #[command(flatten)]
     runs: super::shared::SweepArgs,
     /// Parent folder of the runs (<output>/<name>-seed<K>); finished runs and their measured figures
-    /// (results.json) are reused.
+    /// (figures.json beside each run's latest checkpoint) are reused.
     #[arg(long, default_value = "checkpoints/compare")]
     output: PathBuf,
     /// Train and measure N runs at once, LibTorch's CPU threads divided between them.

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::kept::Kept;
 use super::measure::Measures;
 use super::measure::kept_figures;
 use super::plan::{Run, Sweep};
@@ -108,8 +107,10 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
         sweep
             .runs
             .iter()
-            .map(|run| kept(run).ok_or_else(|| Kept::read(&run.dir()).unreadable().into()))
-            .collect::<Result<Vec<_>, crate::Error>>()?
+            .map(|run| {
+                kept(run).ok_or_else(|| super::Error::Io { path: run.dir(), reason: "its task kept no figures".into() })
+            })
+            .collect::<Result<Vec<_>, _>>()?
     };
     let mut recipes: Vec<RecipeFigures> = Vec::new();
     for (run, figures) in sweep.runs.iter().zip(figures) {

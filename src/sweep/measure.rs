@@ -1,18 +1,20 @@
-//! What a sweep measures on each finished run, and the measuring: every figure a run's kept file
-//! lacks is measured and kept at once; figures it holds are read back.
+//! What a sweep measures on each finished run, and the measuring: every figure its latest
+//! checkpoint does not keep (`figures.json`, experiments/figures.rs) is measured and kept at once;
+//! figures it keeps are read back.
 
 use std::path::Path;
 
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
+use super::Error;
 use super::compare::{CertifiedFigure, RunFigures};
-use super::kept::{Kept, Made, Measure};
 use crate::attack::{LbfgsAttackConfig, Norm, PgdConfig, RobustnessConfig, TargetKind};
 use crate::bounds::{Lanczos, network_bounds};
 use crate::certify::CertifyConfig;
 use crate::experiments::attack::{AttackMethod, AttackOptions, run_attack};
 use crate::experiments::certify::certify;
+use crate::experiments::figures::{self, Measure, Settings};
 use crate::experiments::loaded::ImageSet;
 use crate::experiments::robustness::{Event, robustness};
 use crate::recipe::runs::Progress;
@@ -63,10 +65,6 @@ impl Measures {
         }
     }
 
-    fn robust(&self, epsilon: f64) -> Measure {
-        Measure::RobustAccuracy { images: self.robust_images, ensemble: self.at(epsilon) }
-    }
-
     /// The certified accuracies a recipe that trains for certificates is measured for: L∞ at the
     /// sweep's radii, L2 at the recipe's radius.
     fn certified(&self, recipe: &Recipe) -> Vec<Measure> {
@@ -83,23 +81,20 @@ impl Measures {
     }
 }
 
-/// The checkpoint a finished run's figures are measured on (its latest).
-pub fn made(run_dir: &Path) -> Result<Made, crate::Error> {
-    let checkpoint = Checkpoint::open(run_dir)?;
-    Ok(Made { epoch: checkpoint.state.epoch, step: checkpoint.state.step })
-}
-
-/// The run's figures from what its folder keeps, or `None` if one is missing.
+/// The run's figures from what its latest checkpoint keeps, or `None` if one is missing.
 pub fn kept_figures(run_dir: &Path, recipe: &Recipe, measures: &Measures) -> Option<RunFigures> {
     let summary = read_metrics(run_dir).ok()?;
-    let made = made(run_dir).ok()?;
-    let kept = Kept::read(run_dir);
-    let get = |m: &Measure| kept.get(m, made);
+    let checkpoint = Checkpoint::open(run_dir).ok()?;
+    let get = |m: &Measure| figures::find_value(&checkpoint, m);
+    let robust = |epsilon: f64| {
+        figures::find(&checkpoint, &Settings::new(&measures.at(epsilon), measures.robust_images))
+            .map(|report| report.robust_accuracy)
+    };
     Some(RunFigures {
         seed: recipe.seed,
         test_error: summary.test_error,
         mean_distortion: get(&measures.distortion())?,
-        robust_accuracy: measures.radii.iter().map(|&e| get(&measures.robust(e))).collect::<Option<_>>()?,
+        robust_accuracy: measures.radii.iter().map(|&e| robust(e)).collect::<Option<_>>()?,
         lipschitz_bound: get(&Measure::LipschitzBound)?,
         train_seconds: summary.history.iter().map(|m| m.seconds).sum(),
         certified: measures
@@ -107,15 +102,15 @@ pub fn kept_figures(run_dir: &Path, recipe: &Recipe, measures: &Measures) -> Opt
             .into_iter()
             .map(|m| {
                 let accuracy = get(&m)?;
-                let Measure::CertifiedAccuracy { norm, epsilon, .. } = m else { unreachable!("certified measures") };
+                let Measure::CertifiedAccuracy { norm, epsilon, .. } = m else { return None };
                 Some(CertifiedFigure { norm, epsilon, accuracy })
             })
             .collect::<Option<_>>()?,
     })
 }
 
-/// Measures what the finished run in `run_dir` (trained from `recipe`) does not keep yet, keeps it,
-/// and returns the run's figures.
+/// Measures what the finished run in `run_dir` (trained from `recipe`) does not keep yet beside its
+/// latest checkpoint, keeps it, and returns the run's figures.
 pub fn measure(
     run_dir: &Path,
     recipe: &Recipe,
@@ -126,12 +121,12 @@ pub fn measure(
     if let Some(figures) = kept_figures(run_dir, recipe, measures) {
         return Ok(figures);
     }
-    let made = made(run_dir)?;
-    let mut kept = Kept::read(run_dir);
     let loaded = recipe::open(run_dir, device, None)?;
+    let checkpoint = &loaded.checkpoint;
+    let keep = |m: Measure, value: f64| figures::keep_value(checkpoint, m, value);
     progress.message(&format!("{}: measuring robustness", recipe.name));
     let distortion = measures.distortion();
-    if kept.get(&distortion, made).is_none() {
+    if figures::find_value(checkpoint, &distortion).is_none() {
         let lbfgs = AttackOptions {
             method: AttackMethod::Lbfgs,
             layer: 0,
@@ -144,29 +139,22 @@ pub fn measure(
             pgd: PgdConfig::default(),
         };
         let attacked = run_attack(&loaded, &lbfgs, device, |done| progress.attacked(done, measures.distortion_images))?;
-        kept.put(distortion, made, attacked.summary.mean_distortion)?;
+        keep(distortion, attacked.summary.mean_distortion)?;
     }
-    let missing: Vec<f64> =
-        measures.radii.iter().copied().filter(|&e| kept.get(&measures.robust(e), made).is_none()).collect();
-    if !missing.is_empty() {
-        let robust =
-            robustness(&loaded, &measures.ensemble, &missing, measures.robust_images, true, device, |event| {
-                if let Event::Advance(advance) = event {
-                    progress.ensemble(advance)
-                }
-            })?;
-        for (&epsilon, r) in missing.iter().zip(&robust.radii) {
-            kept.put(measures.robust(epsilon), made, r.robust_accuracy)?;
+    // Radii kept already are read back.
+    robustness(&loaded, &measures.ensemble, &measures.radii, measures.robust_images, true, device, |event| {
+        if let Event::Advance(advance) = event {
+            progress.ensemble(advance)
         }
-    }
-    if kept.get(&Measure::LipschitzBound, made).is_none() {
+    })?;
+    if figures::find_value(checkpoint, &Measure::LipschitzBound).is_none() {
         let bound = network_bounds(&loaded.model, &[], &Lanczos::default())?.network.unwrap_or(f64::NAN);
-        kept.put(Measure::LipschitzBound, made, bound)?;
+        keep(Measure::LipschitzBound, bound)?;
     }
     let certified: Vec<(Norm, f64)> = measures
         .certified(recipe)
         .into_iter()
-        .filter(|m| kept.get(m, made).is_none())
+        .filter(|m| figures::find_value(checkpoint, m).is_none())
         .filter_map(|m| match m {
             Measure::CertifiedAccuracy { norm, epsilon, .. } => Some((norm, epsilon)),
             _ => None,
@@ -177,8 +165,11 @@ pub fn measure(
         let run = certify(&loaded, &CertifyConfig::new(norm, radii), measures.robust_images, device)?;
         for r in run.certification.radii {
             let m = Measure::CertifiedAccuracy { images: measures.robust_images, norm, epsilon: r.epsilon };
-            kept.put(m, made, r.certified_accuracy)?;
+            keep(m, r.certified_accuracy)?;
         }
     }
-    kept_figures(run_dir, recipe, measures).ok_or_else(|| kept.unreadable().into())
+    kept_figures(run_dir, recipe, measures).ok_or_else(|| {
+        let path = checkpoint.dir.join(figures::FIGURES_FILE);
+        Error::Io { path, reason: "the figures just kept cannot be read back".into() }.into()
+    })
 }

@@ -1,6 +1,6 @@
 //! Sweeps: recipes × seeds. Each (recipe, seed) is a task that trains its run (or reuses the
-//! finished run, or resumes a killed one) and measures it, keeping the figures beside the run
-//! (`results.json`, keyed by what produced them); the tasks run here, several at once, or as a
+//! finished run, or resumes a killed one) and measures it, keeping the figures beside the run's
+//! latest checkpoint (`figures.json`, keyed by what produced them); the tasks run here, several at once, or as a
 //! Slurm job array; `collect` gathers the kept figures into one comparison without measuring.
 //!
 //! `compare` is a sweep run here without a manifest; `blindspot sweep` writes one (`sweep.json`
@@ -8,7 +8,6 @@
 
 pub mod collect;
 pub mod compare;
-pub mod kept;
 pub mod local;
 pub mod measure;
 pub mod plan;
