@@ -83,7 +83,7 @@ pub(super) fn exit_code(e: &Error) -> u8 {
         ) => 2,
         Error::AttackRun(attacks::Error::Attack(attack::Error::Config(_))) => 2,
         Error::Certify(certify::Error::Config(_) | certify::Error::NoImages | certify::Error::TooMany { .. }) => 2,
-        Error::Train(Train::RunExists { .. }) => 2,
+        Error::Train(Train::RunExists { .. } | Train::CertifiedOnDevices | Train::FirstDevice { .. }) => 2,
         Error::Sweep(sweep::Error::NoRecipes | sweep::Error::NoSeeds | sweep::Error::NoTask { .. }) => 2,
         Error::Sweep(sweep::Error::Manifest { .. }) => 2,
         Error::Train(Train::Interrupted { signal, .. }) => u8::try_from(128 + signal).unwrap_or(1),

@@ -12,6 +12,10 @@ pub struct Args {
     /// Where to run: cpu, cuda or cuda:N (overrides the recipe's `device`).
     #[arg(long)]
     device: Option<DeviceChoice>,
+    /// Split each step's batch across these devices, e.g. cuda:0,cuda:1 (gradients summed on the
+    /// first, which the run uses for everything else; overrides the recipe's `train.devices`).
+    #[arg(long, value_delimiter = ',', conflicts_with = "device")]
+    devices: Vec<DeviceChoice>,
     /// Override a recipe key, e.g. --set train.epochs=5 (repeatable; values in TOML syntax).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
@@ -34,6 +38,9 @@ pub fn run(args: Args) -> Result<(), Error> {
     let mut recipe = recipe::load(&args.recipe, &args.sets)?;
     if let Some(device) = args.device {
         recipe.device = device;
+    }
+    if !args.devices.is_empty() {
+        recipe.train.devices = args.devices;
     }
     if let Some(dir) = args.data_dir {
         recipe.data.dir = Some(dir);

@@ -76,7 +76,8 @@ pub fn run(
     extra: Vec<Box<dyn Hook<Stack>>>,
 ) -> Result<RunSummary, crate::Error> {
     let dataset = Dataset::load(recipe.data.dataset, recipe.data.dir.as_deref())?;
-    let device = options.device.device()?;
+    // With several devices per step, the run is on the first.
+    let device = recipe.train.devices.first().copied().unwrap_or(options.device).device()?;
     train(recipe, &splits(recipe, &dataset)?, &device, options, extra)
 }
 

@@ -65,6 +65,10 @@ pub struct TrainConfig {
     /// checkpoints as its model and hands on; the raw weights go on training. Absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ema: Option<f64>,
+    /// Several devices for each step (`["cuda:0", "cuda:1"]`, the first the run's): the batch split
+    /// across them, the gradients summed on the first, one optimizer step. Empty: the run's device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<crate::backend::DeviceChoice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,7 +121,7 @@ impl OptimizerConfig {
 impl TrainConfig {
     /// `epochs` of batches of `batch_size`, without weight decay or max-norm.
     pub fn new(epochs: usize, batch_size: usize) -> TrainConfig {
-        TrainConfig { epochs, batch_size, weight_decay: 0.0, max_norm: None, ema: None }
+        TrainConfig { epochs, batch_size, weight_decay: 0.0, max_norm: None, ema: None, devices: Vec::new() }
     }
 
     pub fn check(&self) -> Result<(), Invalid> {
@@ -132,7 +136,9 @@ impl TrainConfig {
         if let Some(decay) = self.ema {
             ensure(decay > 0.0 && decay < 1.0, "ema", || format!("{decay} is not a decay in (0, 1)"))?;
         }
-        Ok(())
+        ensure(self.devices.len() != 1, "devices", || {
+            "one device is the run's device: name two or more, the first the run's".into()
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use super::certified::CertifiedLoss;
 use super::evaluate::error_rate;
 use super::hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, TrainState};
 use super::optimizer;
-use super::step::{Regularizers, train_step};
+use super::step::{Regularizers, train_step_split};
 use super::trainer::{Error, Trained, Trainer, epoch_seed};
 use crate::bounds::LipschitzPenalty;
 use crate::data::{DeviceImages, shuffled_batches};
@@ -52,6 +52,8 @@ pub(super) struct Loop<'a, M> {
     pub(super) sets: &'a Sets,
     pub(super) hooks: &'a mut Vec<Box<dyn Hook<M>>>,
     pub(super) device: &'a Device,
+    /// The devices each step's batch is split across (empty: `device` alone).
+    pub(super) devices: &'a [Device],
 }
 
 impl<M: PoolModel> Loop<'_, M> {
@@ -100,7 +102,15 @@ impl<M: PoolModel> Loop<'_, M> {
                 trades,
                 certified: certified.as_deref_mut().and_then(|c| c.at(state.step)),
             };
-            let out = train_step(state.model, &mut state.optim, batch, &adversarial, learning_rate, regularizers)?;
+            let out = train_step_split(
+                state.model,
+                &mut state.optim,
+                batch,
+                &adversarial,
+                learning_rate,
+                regularizers,
+                self.devices,
+            )?;
             state.model = out.model;
             state.step += 1;
             if let Some(average) = state.averaged.as_mut() {

@@ -68,6 +68,10 @@ pub enum Error {
         "fresh adversarial examples: ramp_epochs {ramp} is more than the run's {epochs} epochs: ε would never be reached"
     )]
     RampTooLong { ramp: f64, epochs: usize },
+    #[error("train.devices: the first device ({first}) must be the one the model is on ({model})")]
+    FirstDevice { first: DeviceChoice, model: DeviceChoice },
+    #[error("train.devices: training for certificates runs on one device")]
+    CertifiedOnDevices,
     #[error("a perturbation bank and fresh adversarial examples both replace the batch's rows: choose one")]
     BankWithFresh,
     #[error("the pools' warmup_epochs {warmup} is not below epochs {epochs}: the pools would be filled and never used")]
@@ -303,6 +307,19 @@ impl<M: PoolModel> Trainer<M> {
         if let Some(certified) = &self.certified {
             certified.check(self.train.epochs).map_err(config("certified training"))?;
         }
+        if let Some(&first) = self.train.devices.first() {
+            if self.certified.is_some() {
+                return Err(Error::CertifiedOnDevices);
+            }
+            let on = self.model.devices().into_iter().next().ok_or(Error::NotAutodiff)?;
+            let model = DeviceChoice::of(&on.without_autodiff());
+            if first != model {
+                return Err(Error::FirstDevice { first, model });
+            }
+            for device in &self.train.devices {
+                device.device()?;
+            }
+        }
         if let Some(bank) = &self.bank {
             bank.check(self.train.epochs).map_err(config("perturbation bank"))?;
             if self.fresh.is_some() {
@@ -428,7 +445,9 @@ impl<M: PoolModel> Trainer<M> {
             None => None,
         };
         let mut certified = self.certified.as_ref().map(|c| CertifiedLoss::new(c, info.steps_per_epoch, &device));
-        let mut loop_ = Loop { trainer: &self, info: &info, sets: &sets, hooks: &mut hooks, device: &device };
+        let devices = self.train.devices.iter().map(|d| d.device()).collect::<Result<Vec<_>, _>>()?;
+        let mut loop_ =
+            Loop { trainer: &self, info: &info, sets: &sets, hooks: &mut hooks, device: &device, devices: &devices };
         let mut state = state;
         for epoch in state.epoch + 1..=self.train.epochs {
             state = loop_.epoch(state, epoch, loader.as_mut(), bank.as_mut(), penalty.as_mut(), certified.as_mut())?;
