@@ -108,10 +108,12 @@ pub fn train_step_split<M: Layered + Module>(
     let mut loss_sum: Option<Tensor<1>> = None;
     let mut logits_parts = Vec::with_capacity(shards);
     let mut terms: Vec<(&'static str, Tensor<1>)> = Vec::new();
-    for shard in 0..shards {
+    for (shard, target) in
+        devices.iter().take(shards).enumerate().chain((devices.is_empty()).then_some((0, &home_inner)))
+    {
         let (device, local) = match shard {
             0 => (home_inner.clone(), model.clone()),
-            _ => (devices[shard].clone(), model.clone().fork(&devices[shard].clone().autodiff())),
+            _ => (target.clone(), model.clone().fork(&target.clone().autodiff())),
         };
         // This shard's rows of a tensor (on the model's device, with or without autodiff), on its device.
         let share = |of: usize| part(of, shards, shard);
