@@ -65,6 +65,12 @@ tp ibp-small recipes/ibp-small-linf-0.3-certified.toml --set train.epochs=2 --se
     { t=$(secs); timeout 60 $B certify "$R/throughput/ibp-small" --epsilon 0.1,0.3 --n 10000 --device "$DEVICE" \
         --json >$L/certify.json 2>$L/certify.err; stamp "certify, 10000 images: $(since $t) s, rc $?"; }
 
+# Two GPUs in one step (train.devices: the batch split, gradients summed on the first), where lent.
+if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 2 ]; then
+    tp convnet-fresh-2gpu recipes/convnet-linf-0.3-fresh.toml --set train.epochs=1 --set fresh.ramp_epochs=0 \
+        --set 'train.devices=["cuda:0", "cuda:1"]'
+fi
+
 # 2. Accuracy: each experiment trains seeds 1-3 side by side, then `compare` measures them.
 stamp "phase 2"
 experiment() { # name device threads recipe [--set ...]
