@@ -539,3 +539,28 @@ fn the_trainer_sets_an_earlier_run_aside_when_asked_and_checks_before_anything_i
     assert_eq!(snapshot(&tmp.path().join("aside.1")), first);
     assert!(tmp.path().join("aside.2/latest").is_file() && tmp.path().join("aside/latest").is_file());
 }
+
+#[test]
+fn a_trainer_without_output_writes_nothing_and_gives_back_the_model_and_figures() {
+    use blindspot::data::{Dataset, DatasetName, Split};
+    use blindspot::train::{OptimizerConfig, OptimizerKind, OutputConfig, TrainConfig};
+    use blindspot::{Existing, Trainer};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut splits = Dataset::load(DatasetName::Mnist, None).unwrap().splits(Split::Full, 0);
+    (splits.train, splits.test) = (splits.train.head(2000), splits.test.head(500));
+    let device = blindspot::DeviceChoice::Cpu.device().unwrap().autodiff();
+    let output = OutputConfig { dir: tmp.path().join("runs"), ..OutputConfig::default() };
+    let trainer = || {
+        let model = blindspot::model::zoo::spec("fc100-100-10", [1, 28, 28], 10).unwrap().init(&device);
+        Trainer::new(model, splits.clone(), TrainConfig::new(2, 50), OptimizerConfig::new(OptimizerKind::Adam, 1e-3))
+            .name("in-memory")
+            .output(output.clone())
+            .without_output()
+    };
+    let trained = trainer().run().unwrap();
+    assert_eq!(trained.summary.history.len(), 2);
+    assert!(trained.summary.test_error < 0.5, "{:?}", trained.summary);
+    assert!(!tmp.path().join("runs").exists(), "a run without output wrote its folder");
+    let err = trainer().existing(Existing::Resume).run().err().unwrap().to_string();
+    assert!(err.contains("cannot be resumed"), "{err}");
+}

@@ -70,6 +70,8 @@ pub enum Error {
     RampTooLong { ramp: f64, epochs: usize },
     #[error("train.devices: the first device ({first}) must be the one the model is on ({model})")]
     FirstDevice { first: DeviceChoice, model: DeviceChoice },
+    #[error("a run without output cannot be resumed: there is nothing to resume from")]
+    ResumeWithoutOutput,
     #[error("train.devices: training for certificates runs on one device")]
     CertifiedOnDevices,
     #[error("a perturbation bank and fresh adversarial examples both replace the batch's rows: choose one")]
@@ -170,6 +172,8 @@ pub struct Trainer<M> {
     existing: Existing,
     files: Vec<(String, String)>,
     prepare: Option<Prepare<M>>,
+    /// Whether the run writes its folder (`without_output` turns it off).
+    writes: bool,
 }
 
 impl<M: PoolModel> Trainer<M> {
@@ -197,6 +201,7 @@ impl<M: PoolModel> Trainer<M> {
             existing: Existing::Refuse,
             files: Vec::new(),
             prepare: None,
+            writes: true,
         }
     }
 
@@ -213,6 +218,14 @@ impl<M: PoolModel> Trainer<M> {
 
     pub fn output(mut self, output: OutputConfig) -> Self {
         self.output = output;
+        self
+    }
+
+    /// Trains without writing anything: no run folder, lock, checkpoints, TensorBoard events or
+    /// `metrics.json` (the trained model and the figures come back from `run` all the same; such a
+    /// run cannot be resumed).
+    pub fn without_output(mut self) -> Self {
+        self.writes = false;
         self
     }
 
@@ -347,6 +360,9 @@ impl<M: PoolModel> Trainer<M> {
         if !on_autodiff(&self.model) {
             return Err(Error::NotAutodiff);
         }
+        if !self.writes && self.existing == Existing::Resume {
+            return Err(Error::ResumeWithoutOutput);
+        }
         Ok(())
     }
 
@@ -354,9 +370,10 @@ impl<M: PoolModel> Trainer<M> {
     pub fn run(mut self) -> Result<Trained<M>, Error> {
         self.check()?;
         let run_dir = self.run_dir();
-        let _lock = super::lock::RunLock::take(&run_dir)?;
+        let _lock = if self.writes { Some(super::lock::RunLock::take(&run_dir)?) } else { None };
         // Under the lock (beside the folder), so no other trainer changes what is found.
-        if self.existing == Existing::Refuse
+        if self.writes
+            && self.existing == Existing::Refuse
             && let Some(epoch) = checkpoint::newest_epoch(&run_dir)
         {
             return Err(Error::RunExists { path: run_dir, epoch });
@@ -458,7 +475,11 @@ impl<M: PoolModel> Trainer<M> {
 
     /// The bounds, checkpoint, TensorBoard and metrics hooks the output config asks for.
     fn builtin_hooks(&self) -> Vec<Box<dyn Hook<M>>> {
-        let mut hooks: Vec<Box<dyn Hook<M>>> = vec![Box::new(LipschitzBounds::default()), Box::new(Checkpointer)];
+        let mut hooks: Vec<Box<dyn Hook<M>>> = vec![Box::new(LipschitzBounds::default())];
+        if !self.writes {
+            return hooks;
+        }
+        hooks.push(Box::new(Checkpointer));
         if self.output.tensorboard {
             hooks.push(Box::new(TensorBoard::new(10)));
         }
@@ -497,7 +518,10 @@ impl<M: PoolModel> Trainer<M> {
             };
             return Ok((state, notices));
         }
-        let notices = start_fresh(run_dir, &self.files, self.existing)?.into_iter().collect();
+        let notices = match self.writes {
+            true => start_fresh(run_dir, &self.files, self.existing)?.into_iter().collect(),
+            false => Vec::new(),
+        };
         let model = match self.prepare.take() {
             Some(prepare) => prepare(model, train).map_err(Error::Prepare)?,
             None => model,
