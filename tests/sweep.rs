@@ -297,3 +297,37 @@ fn a_killed_task_is_shown_as_such_and_resumes_its_run_when_run_again() {
     assert_eq!(c["unfinished"], serde_json::json!([]), "{c}");
     assert_eq!(c["comparison"]["recipes"][0]["runs"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn sigterm_while_measuring_stops_between_figures_and_keeps_those_measured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = tmp.path().join("cmp");
+    let mut args: Vec<String> = vec!["compare".into()];
+    args.extend(sweep_args(&output, "1"));
+    args.remove(1); // the dropout recipe alone, trained first
+    assert!(blindspot().args(&args).output().unwrap().status.success());
+    // Four radii, each a long pass of the ensemble.
+    for (flag, value) in [("--robust-images", "1000"), ("--iterations", "100")] {
+        let at = args.iter().position(|a| a == flag).unwrap() + 1;
+        args[at] = value.into();
+    }
+    args.extend(["--epsilon", "0.05,0.1,0.2,0.3"].map(String::from));
+    let mut child = blindspot().args(&args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("measuring robustness") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{seen}{rest}");
+    assert!(rest.contains("stopped by SIGTERM while measuring; the figures measured so far are kept"), "{rest}");
+    let kept = kept(&output.join("fc100-100-10-dropout-seed1"))["robustness"].as_array().unwrap().len();
+    assert!((1..5).contains(&kept), "{kept} reports kept (the first compare's and those measured before the stop)");
+}

@@ -123,6 +123,11 @@ pub fn measure(
     }
     let loaded = recipe::open(run_dir, device, None)?;
     let checkpoint = &loaded.checkpoint;
+    // Asked to stop (SIGINT, SIGTERM): between two figures, each kept as soon as it is measured.
+    let stop = || match crate::train::interrupt::pending() {
+        Some(signal) => Err(Error::Interrupted { run: recipe.name.clone(), signal }),
+        None => Ok(()),
+    };
     let keep = |m: Measure, value: f64| figures::keep_value(checkpoint, m, value);
     progress.message(&format!("{}: measuring robustness", recipe.name));
     let distortion = measures.distortion();
@@ -142,11 +147,15 @@ pub fn measure(
         keep(distortion, attacked.summary.mean_distortion)?;
     }
     // Radii kept already are read back.
-    robustness(&loaded, &measures.ensemble, &measures.radii, measures.robust_images, true, device, |event| {
-        if let Event::Advance(advance) = event {
-            progress.ensemble(advance)
-        }
-    })?;
+    for &epsilon in &measures.radii {
+        stop()?;
+        robustness(&loaded, &measures.ensemble, &[epsilon], measures.robust_images, true, device, |event| {
+            if let Event::Advance(advance) = event {
+                progress.ensemble(advance)
+            }
+        })?;
+    }
+    stop()?;
     if figures::find_value(checkpoint, &Measure::LipschitzBound).is_none() {
         let bound = network_bounds(&loaded.model, &[], &Lanczos::default())?.network.unwrap_or(f64::NAN);
         keep(Measure::LipschitzBound, bound)?;
@@ -160,6 +169,7 @@ pub fn measure(
             _ => None,
         })
         .collect();
+    stop()?;
     if let Some(&(norm, _)) = certified.first() {
         let radii = certified.iter().map(|&(_, e)| e).collect();
         let run = certify(&loaded, &CertifyConfig::new(norm, radii), measures.robust_images, device)?;

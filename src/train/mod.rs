@@ -30,6 +30,6 @@ pub use hook::{EpochMetrics, Hook, HookError, RunInfo, RunSummary, StepInfo, Tra
 pub use lipschitz::LipschitzBounds;
 pub use metrics::MetricsFile;
 pub use publisher::SnapshotPublisher;
-pub use step::{Regularizers, StepOutput, Trades, train_step};
+pub use step::{Regularizers, StepOutput, Trades, train_step, train_step_split};
 pub use tensorboard::TensorBoard;
 pub use trainer::{Existing, Trained, Trainer, epoch_seed};
