@@ -1,5 +1,5 @@
-//! The adversarial pools' config: owned here, checked when the pools are built, read from a
-//! recipe's `[adversarial]` section.
+//! The adversarial pools' config: owned here, checked when the pools are built; a recipe's
+//! `[adversarial]` section writes it (`recipe::pool_keys`).
 
 use serde::{Deserialize, Serialize};
 
@@ -37,26 +37,11 @@ impl PoolAttack {
 
     /// The method's name as recipes write it (`method = "pgd"`).
     pub fn name(&self) -> &'static str {
-        self.method().name()
-    }
-
-    fn method(&self) -> keys::Method {
         match self {
-            PoolAttack::Fgsm { .. } => keys::Method::Fgsm,
-            PoolAttack::Pgd { .. } => keys::Method::Pgd,
-            PoolAttack::Lbfgs { .. } => keys::Method::Lbfgs,
+            PoolAttack::Fgsm { .. } => "fgsm",
+            PoolAttack::Pgd { .. } => "pgd",
+            PoolAttack::Lbfgs { .. } => "lbfgs",
         }
-    }
-
-    /// Every method's own keys, as recipes write them beside `method`.
-    pub const KEYS: [&'static str; 5] = ["epsilon", "steps", "target", "search_steps", "iterations"];
-
-    /// The keys the method named `name` takes (`None`: no such method).
-    pub fn keys_of(name: &str) -> Option<&'static [&'static str]> {
-        [keys::Method::Fgsm, keys::Method::Pgd, keys::Method::Lbfgs]
-            .into_iter()
-            .find(|m| m.name() == name)
-            .map(|m| m.keys())
     }
 
     /// The radius (one, or one per pool) of FGSM and PGD.
@@ -81,8 +66,8 @@ pub enum PoolTarget {
 /// The adversarial pools of section 4.2: one pool per layer (0 = the inputs, k = the output of hidden
 /// layer k), filled by attacker threads from the newest model snapshot, a random part continuously
 /// replaced, and mixed into every mini-batch. Examples of a layer-k pool train the layers above k.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "keys::PoolKeys", into = "keys::PoolKeys")]
+/// (A recipe's `[adversarial]` table writes it in a flat form: `recipe::pool_keys`.)
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolConfig {
     /// The layers with a pool.
     pub layers: Vec<usize>,
@@ -258,7 +243,8 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-mod defaults {
+/// The defaults of every setting, which a recipe's flat form shares.
+pub(crate) mod defaults {
     use super::*;
     pub fn one() -> usize {
         1
@@ -298,170 +284,5 @@ mod defaults {
     }
     pub fn pool_schedule() -> PoolSchedule {
         PoolSchedule::All
-    }
-}
-
-/// The flat form recipes write: `method` beside the method's own keys in one `[adversarial]` table.
-/// A key of another method is refused (it would silently do nothing).
-mod keys {
-    use super::*;
-
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-    #[serde(rename_all = "kebab-case")]
-    pub(super) enum Method {
-        Fgsm,
-        Pgd,
-        Lbfgs,
-    }
-
-    impl Method {
-        pub(super) fn name(self) -> &'static str {
-            match self {
-                Method::Fgsm => "fgsm",
-                Method::Pgd => "pgd",
-                Method::Lbfgs => "lbfgs",
-            }
-        }
-
-        pub(super) fn keys(self) -> &'static [&'static str] {
-            match self {
-                Method::Fgsm => &["epsilon"],
-                Method::Pgd => &["epsilon", "steps"],
-                Method::Lbfgs => &["target", "search_steps", "iterations"],
-            }
-        }
-    }
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct PoolKeys {
-        layers: Vec<usize>,
-        #[serde(default = "defaults::ratio")]
-        ratio: f64,
-        #[serde(default = "defaults::pool_size")]
-        pool_size: usize,
-        #[serde(default = "defaults::refresh")]
-        refresh: f64,
-        #[serde(default = "defaults::one")]
-        attackers: usize,
-        #[serde(default = "fgsm")]
-        method: Method,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        epsilon: Option<Radius>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        steps: Option<usize>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        target: Option<PoolTarget>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        search_steps: Option<usize>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        iterations: Option<usize>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        attacker_device: Option<crate::backend::DeviceChoice>,
-        #[serde(default = "defaults::attack_batch")]
-        attack_batch: usize,
-        #[serde(default = "defaults::snapshot_every")]
-        snapshot_every: usize,
-        #[serde(default = "defaults::max_staleness")]
-        max_staleness: usize,
-        #[serde(default)]
-        warmup_epochs: usize,
-        #[serde(default = "defaults::pool_schedule")]
-        schedule: PoolSchedule,
-        #[serde(default, skip_serializing_if = "is_zero")]
-        refine_steps: usize,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        refine_step_size: Option<f64>,
-    }
-
-    fn is_zero(n: &usize) -> bool {
-        *n == 0
-    }
-
-    fn fgsm() -> Method {
-        Method::Fgsm
-    }
-
-    impl TryFrom<PoolKeys> for PoolConfig {
-        type Error = String;
-
-        fn try_from(k: PoolKeys) -> Result<PoolConfig, String> {
-            let given = [
-                k.epsilon.is_some(),
-                k.steps.is_some(),
-                k.target.is_some(),
-                k.search_steps.is_some(),
-                k.iterations.is_some(),
-            ];
-            let own = k.method.keys();
-            if let Some((key, _)) = PoolAttack::KEYS.iter().zip(given).find(|(key, given)| *given && !own.contains(key))
-            {
-                let method = k.method.name();
-                return Err(format!("{key} does not apply to method = \"{method}\" (its keys: {})", own.join(", ")));
-            }
-            let epsilon = || k.epsilon.clone().unwrap_or_else(defaults::epsilon);
-            let attack = match k.method {
-                Method::Fgsm => PoolAttack::Fgsm { epsilon: epsilon() },
-                Method::Pgd => {
-                    PoolAttack::Pgd { epsilon: epsilon(), steps: k.steps.unwrap_or_else(defaults::pgd_steps) }
-                }
-                Method::Lbfgs => PoolAttack::Lbfgs {
-                    target: k.target.unwrap_or_else(defaults::pool_target),
-                    search_steps: k.search_steps.unwrap_or_else(defaults::search_steps),
-                    iterations: k.iterations.unwrap_or_else(defaults::lbfgs_iterations),
-                },
-            };
-            Ok(PoolConfig {
-                layers: k.layers,
-                ratio: k.ratio,
-                pool_size: k.pool_size,
-                refresh: k.refresh,
-                attackers: k.attackers,
-                attack,
-                attacker_device: k.attacker_device,
-                attack_batch: k.attack_batch,
-                snapshot_every: k.snapshot_every,
-                max_staleness: k.max_staleness,
-                warmup_epochs: k.warmup_epochs,
-                schedule: k.schedule,
-                refine_steps: k.refine_steps,
-                refine_step_size: k.refine_step_size,
-            })
-        }
-    }
-
-    impl From<PoolConfig> for PoolKeys {
-        fn from(c: PoolConfig) -> PoolKeys {
-            let method = c.attack.method();
-            let (mut epsilon, mut steps, mut target, mut search_steps, mut iterations) = (None, None, None, None, None);
-            match c.attack {
-                PoolAttack::Fgsm { epsilon: e } => epsilon = Some(e),
-                PoolAttack::Pgd { epsilon: e, steps: s } => (epsilon, steps) = (Some(e), Some(s)),
-                PoolAttack::Lbfgs { target: t, search_steps: s, iterations: i } => {
-                    (target, search_steps, iterations) = (Some(t), Some(s), Some(i))
-                }
-            }
-            PoolKeys {
-                layers: c.layers,
-                ratio: c.ratio,
-                pool_size: c.pool_size,
-                refresh: c.refresh,
-                attackers: c.attackers,
-                method,
-                epsilon,
-                steps,
-                target,
-                search_steps,
-                iterations,
-                attacker_device: c.attacker_device,
-                attack_batch: c.attack_batch,
-                snapshot_every: c.snapshot_every,
-                max_staleness: c.max_staleness,
-                warmup_epochs: c.warmup_epochs,
-                schedule: c.schedule,
-                refine_steps: c.refine_steps,
-                refine_step_size: c.refine_step_size,
-            }
-        }
     }
 }

@@ -11,7 +11,7 @@ use super::pretrain::PretrainConfig;
 use super::schema::Recipe;
 use crate::bounds::PenaltyConfig;
 use crate::model::{ModelSpec, zoo};
-use crate::pool::{PoolAttack, PoolConfig};
+use crate::pool::PoolConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -123,8 +123,8 @@ fn drop_inherited_attack_keys(chain: &[Source], sets: &[String], document: &mut 
         }
     };
     let Some(table) = document.get_mut("adversarial").and_then(Item::as_table_like_mut) else { return };
-    let Some(own) = table.get("method").and_then(Item::as_str).and_then(PoolAttack::keys_of) else { return };
-    for key in PoolAttack::KEYS.into_iter().filter(|k| !own.contains(k)) {
+    let Some(own) = table.get("method").and_then(Item::as_str).and_then(super::pool_keys::keys_of) else { return };
+    for key in super::pool_keys::KEYS.into_iter().filter(|k| !own.contains(k)) {
         let given = set_keys.contains(&format!("adversarial.{key}").as_str())
             || chain[..writers].iter().any(|s| s.writes(&["adversarial", key]));
         if !given {

@@ -5,6 +5,7 @@
 pub mod base;
 pub mod exchange;
 pub mod load;
+pub mod pool_keys;
 pub mod pretrain;
 pub mod reproduce;
 pub mod run;

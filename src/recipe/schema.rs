@@ -31,7 +31,7 @@ pub struct Recipe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretrain: Option<PretrainConfig>,
     /// Adversarial training: per-layer pools of adversarial examples mixed into the mini-batches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "super::pool_keys", skip_serializing_if = "Option::is_none")]
     pub adversarial: Option<PoolConfig>,
     /// Adversarial training with examples made fresh from the current weights in every step (PGD,
     /// fast FGSM): the standard way, beside the pools.
