@@ -243,11 +243,12 @@ fn commands() -> Vec<String> {
     let mut all = Vec::new();
     for command in listed(&[]) {
         let sub = listed(&[&command]);
-        if sub.is_empty() {
-            all.push(command);
-        } else {
-            all.extend(sub.iter().map(|s| format!("{command} {s}")));
+        // A command with subcommands may take arguments of its own too (`sweep RECIPE...`).
+        let own = common::stdout(&common::run(&[&command, "--help"])).contains("Arguments:");
+        if sub.is_empty() || own {
+            all.push(command.clone());
         }
+        all.extend(sub.iter().map(|s| format!("{command} {s}")));
     }
     all
 }
@@ -294,6 +295,15 @@ fn every_numeric_flag_of_every_command_refuses_what_cannot_work_and_runs_what_ca
     let at = |name: &str| dir.join(name).display().to_string();
     let recipes = repo().join("recipes").display().to_string();
     let ensemble = ["--n", "10", "--iterations", "5", "--square-queries", "20"];
+    let measures = ["--distortion-images", "3", "--robust-images", "10", "--iterations", "5", "--square-queries", "20"];
+    // A finished sweep for `sweep task` and `sweep collect` to read (run here first: its cases run
+    // side by side and would otherwise train the same run at once).
+    let swept = at("swept");
+    let sweep_args: Vec<&str> =
+        ["sweep", recipe.as_str(), "--seeds", "1", "--output", swept.as_str()].into_iter().chain(measures).collect();
+    let out = common::run(&sweep_args);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let manifest = dir.join("swept/sweep.json").display().to_string();
     let base: BTreeMap<&str, Vec<String>> = [
         // Trains into a folder of its own (runs/tiny holds the run the other commands read).
         ("train", vec![recipe.clone(), "--set".into(), format!("output.dir=\"{}\"", at("retrained"))]),
@@ -333,6 +343,16 @@ fn every_numeric_flag_of_every_command_refuses_what_cannot_work_and_runs_what_ca
             .map(String::from)
             .to_vec(),
         ),
+        (
+            "sweep",
+            [&recipe, "--seeds", "1", "--output", &at("sweep"), "--slurm"]
+                .iter()
+                .chain(&measures)
+                .map(|s| s.to_string())
+                .collect(),
+        ),
+        ("sweep task", [&manifest, "--index", "0"].map(String::from).to_vec()),
+        ("sweep collect", vec![at("swept")]),
         ("robustness", [run.as_str()].iter().chain(&ensemble).map(|s| s.to_string()).collect()),
         ("certify", [&run, "--n", "20", "--epsilon", "0.1"].map(String::from).to_vec()),
         ("models", vec![]),

@@ -73,6 +73,7 @@ pub(super) fn sweep_flags(e: Error) -> Error {
     match e {
         Error::Robustness(robustness::Error::NoImages) => Error::Usage("--robust-images must be at least 1".into()),
         Error::AttackRun(attack::Error::Zero) => Error::Usage("--distortion-images must be at least 1".into()),
+        Error::Sweep(blindspot::sweep::Error::Jobs { jobs: 0, .. }) => Error::Usage("--jobs must be at least 1".into()),
         Error::Sweep(blindspot::sweep::Error::Jobs { jobs, threads }) => {
             Error::Usage(format!("--jobs {jobs}: more runs at once than LibTorch's {threads} CPU threads"))
         }

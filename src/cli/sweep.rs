@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, requires = "slurm")]
     time: Option<String>,
     /// Slurm: GPUs per task (with --device cuda).
-    #[arg(long, requires = "slurm")]
+    #[arg(long, requires = "slurm", value_parser = clap::value_parser!(u32).range(1..))]
     gpus_per_task: Option<u32>,
     /// Slurm: CPU cores per task (LibTorch's CPU threads follow them).
     #[arg(long, requires = "slurm", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
