@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::compare::{Comparison, RecipeFigures};
+use super::compare::{Comparison, RunFigures};
 use super::measure::kept_figures;
 use super::plan::Sweep;
 use super::task::{Recorded, recorded};
@@ -77,37 +77,26 @@ impl Collected {
 
 /// Reads every run's kept figures.
 pub fn collect(sweep: &Sweep) -> Collected {
-    let mut recipes: Vec<RecipeFigures> = Vec::new();
-    let mut unfinished = Vec::new();
-    for (task, run) in sweep.runs.iter().enumerate() {
-        if recipes.last().is_none_or(|r| r.recipe != run.group) {
-            recipes.push(RecipeFigures { recipe: run.group.clone(), runs: Vec::new() });
-        }
-        let group = recipes.last_mut().expect("pushed above");
-        match kept_figures(&run.dir(), &run.recipe, &sweep.measures) {
-            Some(figures) => group.runs.push(figures),
-            None => {
-                let epoch = Checkpoint::latest(&run.dir()).ok().flatten().map(|c| c.state.epoch);
-                let state = match (recorded(sweep, task), epoch) {
-                    (Some(Recorded::Failed { error }), _) => TaskState::Failed { error },
-                    (Some(_), epoch) | (None, epoch @ Some(_)) => {
-                        TaskState::Running { epoch: epoch.unwrap_or(0), epochs: run.recipe.train.epochs }
-                    }
-                    (None, None) => TaskState::Pending,
-                };
-                let log = Some(sweep.log(task)).filter(|l| l.is_file());
-                unfinished.push(Unfinished { task, run: run.name().to_string(), state, log });
-            }
-        }
-    }
-    let m = &sweep.measures;
-    Collected {
-        comparison: Comparison {
-            radii: m.radii.clone(),
-            distortion_images: m.distortion_images,
-            robust_images: m.robust_images,
-            recipes,
-        },
-        unfinished,
-    }
+    let figures: Vec<Option<RunFigures>> =
+        sweep.runs.iter().map(|run| kept_figures(&run.dir(), &run.recipe, &sweep.measures)).collect();
+    let unfinished = sweep
+        .runs
+        .iter()
+        .zip(&figures)
+        .enumerate()
+        .filter(|(_, (_, figures))| figures.is_none())
+        .map(|(task, (run, _))| {
+            let epoch = Checkpoint::latest(&run.dir()).ok().flatten().map(|c| c.state.epoch);
+            let state = match (recorded(sweep, task), epoch) {
+                (Some(Recorded::Failed { error }), _) => TaskState::Failed { error },
+                (Some(_), epoch) | (None, epoch @ Some(_)) => {
+                    TaskState::Running { epoch: epoch.unwrap_or(0), epochs: run.recipe.train.epochs }
+                }
+                (None, None) => TaskState::Pending,
+            };
+            let log = Some(sweep.log(task)).filter(|l| l.is_file());
+            Unfinished { task, run: run.name().to_string(), state, log }
+        })
+        .collect();
+    Collected { comparison: Comparison::of(sweep, figures), unfinished }
 }

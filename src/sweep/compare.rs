@@ -112,15 +112,7 @@ pub fn compare(options: &CompareOptions, progress: &mut dyn Progress) -> Result<
             })
             .collect::<Result<Vec<_>, _>>()?
     };
-    let mut recipes: Vec<RecipeFigures> = Vec::new();
-    for (run, figures) in sweep.runs.iter().zip(figures) {
-        match recipes.last_mut() {
-            Some(last) if last.recipe == run.group => last.runs.push(figures),
-            _ => recipes.push(RecipeFigures { recipe: run.group.clone(), runs: vec![figures] }),
-        }
-    }
-    let m = sweep.measures;
-    Ok(Comparison { radii: m.radii, distortion_images: m.distortion_images, robust_images: m.robust_images, recipes })
+    Ok(Comparison::of(&sweep, figures.into_iter().map(Some)))
 }
 
 /// The radii `recipes` train at (their input pools' (FGSM, PGD), fresh examples' and banks'), and the
@@ -136,6 +128,26 @@ pub(super) fn default_radii(recipes: &[recipe::Recipe]) -> Vec<f64> {
 }
 
 impl Comparison {
+    /// The figures of `sweep`'s runs (in task order; `None`: a run without figures yet), grouped by
+    /// recipe: every recipe has its row, with the runs that have figures.
+    pub fn of(sweep: &Sweep, figures: impl IntoIterator<Item = Option<RunFigures>>) -> Comparison {
+        let mut recipes: Vec<RecipeFigures> = Vec::new();
+        for (run, figures) in sweep.runs.iter().zip(figures) {
+            if recipes.last().is_none_or(|r| r.recipe != run.group) {
+                recipes.push(RecipeFigures { recipe: run.group.clone(), runs: Vec::new() });
+            }
+            let group = recipes.last_mut().expect("pushed above");
+            group.runs.extend(figures);
+        }
+        let m = &sweep.measures;
+        Comparison {
+            radii: m.radii.clone(),
+            distortion_images: m.distortion_images,
+            robust_images: m.robust_images,
+            recipes,
+        }
+    }
+
     pub fn table(&self) -> Table {
         let mut header =
             vec!["recipe".to_string(), "seeds".into(), "test error".into(), "mean min. L-BFGS distortion".into()];
