@@ -331,3 +331,44 @@ fn sigterm_while_measuring_stops_between_figures_and_keeps_those_measured() {
     let kept = kept(&output.join("fc100-100-10-dropout-seed1"))["robustness"].as_array().unwrap().len();
     assert!((1..5).contains(&kept), "{kept} reports kept (the first compare's and those measured before the stop)");
 }
+
+#[test]
+fn sigterm_to_compare_with_jobs_stops_its_tasks_and_the_next_call_resumes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = tmp.path().join("cmp");
+    let mut args: Vec<String> = vec!["compare".into()];
+    args.extend(sweep_args(&output, "2"));
+    args.remove(1); // the dropout recipe alone, two seeds at once
+    args.extend(["--set", "train.epochs=40", "--set", "data.subset=20000", "--jobs", "2"].map(String::from));
+    let mut child = blindspot().args(&args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains(" 2/40 ") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut reader, &mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{seen}{rest}");
+    assert!(
+        rest.trim_end().ends_with(
+            "error: stopped by SIGTERM: the tasks under way stopped too; run the same command again to go on"
+        ),
+        "{rest}"
+    );
+    // The tasks stopped at a step, their runs kept for resuming (no process is left training them).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let latest = |seed: u32| output.join(format!("fc100-100-10-dropout-seed{seed}/latest"));
+    let before = std::fs::read_to_string(latest(1)).unwrap_or_default();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(std::fs::read_to_string(latest(1)).unwrap_or_default(), before, "a task still trains");
+    assert!(!output.join(format!(".compare-{}", child.id())).exists(), "the call's task folder is removed");
+    let again = blindspot().args(&args).output().unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stderr(&again).contains("resuming (40 epochs)"), "{}", stderr(&again));
+}

@@ -86,7 +86,8 @@ pub(super) fn exit_code(e: &Error) -> u8 {
         Error::Train(Train::RunExists { .. } | Train::CertifiedOnDevices | Train::FirstDevice { .. }) => 2,
         Error::Sweep(sweep::Error::NoRecipes | sweep::Error::NoSeeds | sweep::Error::NoTask { .. }) => 2,
         Error::Sweep(sweep::Error::Manifest { .. }) => 2,
-        Error::Train(Train::Interrupted { signal, .. }) | Error::Sweep(sweep::Error::Interrupted { signal, .. }) => {
+        Error::Train(Train::Interrupted { signal, .. })
+        | Error::Sweep(sweep::Error::Interrupted { signal, .. } | sweep::Error::Stopped { signal }) => {
             u8::try_from(128 + signal).unwrap_or(1)
         }
         _ => 1,

@@ -7,7 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -17,6 +18,7 @@ use super::plan::Sweep;
 use super::task::{self, Recorded};
 use crate::backend::cpu_threads;
 use crate::recipe::runs::Progress;
+use crate::train::interrupt;
 
 /// Runs every task of a written sweep here, `jobs` at once (`program` is blindspot's executable,
 /// needed for more than one), each task's state recorded; a failed task does not stop the others (as
@@ -58,18 +60,19 @@ pub fn processes(
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let first_failure: Mutex<Option<Error>> = Mutex::new(None);
+    let running: Mutex<Vec<u32>> = Mutex::new(Vec::new());
     let (sender, lines) = mpsc::channel::<String>();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let sender = sender.clone();
-            let (next, failed, first_failure) = (&next, &failed, &first_failure);
+            let (next, failed, first_failure, running) = (&next, &failed, &first_failure, &running);
             scope.spawn(move || {
-                while !(stop && failed.load(Ordering::SeqCst)) {
+                while !(stop && failed.load(Ordering::SeqCst)) && interrupt::pending().is_none() {
                     let index = next.fetch_add(1, Ordering::SeqCst);
                     if index >= tasks {
                         break;
                     }
-                    if let Err(e) = child(sweep, index, program, threads / jobs, &sender) {
+                    if let Err(e) = child(sweep, index, program, threads / jobs, running, &sender) {
                         failed.store(true, Ordering::SeqCst);
                         first_failure.lock().get_or_insert(e);
                     }
@@ -77,11 +80,27 @@ pub fn processes(
             });
         }
         drop(sender);
-        // Until every task's thread has let go of its sender.
-        for line in lines {
-            progress.message(&line);
+        // Until every task's thread has let go of its sender; a stop asked of this process is
+        // passed on to the tasks running (each stops as `sweep task` does, keeping what it has).
+        let mut passed_on = false;
+        loop {
+            match lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => progress.message(&line),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if let Some(signal) = interrupt::pending().filter(|_| !passed_on) {
+                for &pid in running.lock().iter() {
+                    // SAFETY: a signal to a child of this process that has not been waited for.
+                    unsafe { libc::kill(pid as libc::pid_t, signal) };
+                }
+                passed_on = true;
+            }
         }
     });
+    if let Some(signal) = interrupt::pending() {
+        return Err(Error::Stopped { signal }.into());
+    }
     match first_failure.into_inner() {
         Some(e) if stop => Err(e.into()),
         _ => Ok(()),
@@ -89,12 +108,14 @@ pub fn processes(
 }
 
 /// Task `index` as a process; its stderr lines sent on, named by the run. A process that ends
-/// without recording its failure (killed, crashed) has it recorded here.
+/// without recording its failure (killed, crashed) has it recorded here. Its pid is in `running`
+/// while it runs.
 fn child(
     sweep: &Sweep,
     index: usize,
     program: &Path,
     threads: usize,
+    running: &Mutex<Vec<u32>>,
     lines: &mpsc::Sender<String>,
 ) -> Result<(), Error> {
     let run = sweep.runs[index].name().to_string();
@@ -109,6 +130,7 @@ fn child(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| failure(format!("cannot start {}: {e}", program.display())))?;
+    running.lock().push(process.id());
     let mut last = String::new();
     if let Some(stderr) = process.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -121,7 +143,9 @@ fn child(
             last = line;
         }
     }
-    let status = process.wait().map_err(|e| failure(e.to_string()))?;
+    let status = process.wait();
+    running.lock().retain(|&pid| pid != process.id());
+    let status = status.map_err(|e| failure(e.to_string()))?;
     if status.success() {
         return Ok(());
     }

@@ -54,6 +54,8 @@ pub enum Error {
     Sbatch { script: PathBuf, reason: String },
     #[error("{path}: {reason}")]
     Io { path: PathBuf, reason: String },
+    #[error("stopped by {}: the tasks under way stopped too; run the same command again to go on", crate::train::interrupt::signal_name(*signal))]
+    Stopped { signal: i32 },
     #[error("{run}: stopped by {} while measuring; the figures measured so far are kept", crate::train::interrupt::signal_name(*signal))]
     Interrupted { run: String, signal: i32 },
 }
