@@ -124,6 +124,26 @@ fn kept_file(run_dir: &Path) -> PathBuf {
     run_dir.join(latest.trim()).join("figures.json")
 }
 
+/// Runs blindspot with `args`, sends it SIGTERM once its stderr shows `marker`, and returns its exit
+/// status, pid and the stderr after the marker.
+fn stopped_at(args: &[String], marker: &str) -> (std::process::ExitStatus, u32, String) {
+    let mut child = blindspot().args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains(marker) {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut reader, &mut line).unwrap() == 0 {
+            panic!("ended before {marker:?}: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    // SAFETY: a signal to our own child, not yet waited for.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    (child.wait().unwrap(), child.id(), rest)
+}
+
 fn kept(run_dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(kept_file(run_dir)).unwrap()).unwrap()
 }
@@ -312,21 +332,8 @@ fn sigterm_while_measuring_stops_between_figures_and_keeps_those_measured() {
         args[at] = value.into();
     }
     args.extend(["--epsilon", "0.05,0.1,0.2,0.3"].map(String::from));
-    let mut child = blindspot().args(&args).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    while !seen.contains("measuring robustness") {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() == 0 {
-            break;
-        }
-        seen.push_str(&line);
-    }
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{seen}{rest}");
+    let (status, _, rest) = stopped_at(&args, "measuring robustness");
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{rest}");
     assert!(rest.contains("stopped by SIGTERM while measuring; the figures measured so far are kept"), "{rest}");
     let kept = kept(&output.join("fc100-100-10-dropout-seed1"))["robustness"].as_array().unwrap().len();
     assert!((1..5).contains(&kept), "{kept} reports kept (the first compare's and those measured before the stop)");
@@ -340,21 +347,8 @@ fn sigterm_to_compare_with_jobs_stops_its_tasks_and_the_next_call_resumes_them()
     args.extend(sweep_args(&output, "2"));
     args.remove(1); // the dropout recipe alone, two seeds at once
     args.extend(["--set", "train.epochs=40", "--set", "data.subset=20000", "--jobs", "2"].map(String::from));
-    let mut child = blindspot().args(&args).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    while !seen.contains(" 2/40 ") {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut reader, &mut line).unwrap() == 0 {
-            break;
-        }
-        seen.push_str(&line);
-    }
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{seen}{rest}");
+    let (status, pid, rest) = stopped_at(&args, " 2/40 ");
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{rest}");
     assert!(
         rest.trim_end().ends_with(
             "error: stopped by SIGTERM: the tasks under way stopped too; run the same command again to go on"
@@ -367,7 +361,7 @@ fn sigterm_to_compare_with_jobs_stops_its_tasks_and_the_next_call_resumes_them()
     let before = std::fs::read_to_string(latest(1)).unwrap_or_default();
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(std::fs::read_to_string(latest(1)).unwrap_or_default(), before, "a task still trains");
-    assert!(!output.join(format!(".compare-{}", child.id())).exists(), "the call's task folder is removed");
+    assert!(!output.join(format!(".compare-{pid}")).exists(), "the call's task folder is removed");
     let again = blindspot().args(&args).output().unwrap();
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(stderr(&again).contains("resuming (40 epochs)"), "{}", stderr(&again));
