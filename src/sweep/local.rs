@@ -36,6 +36,10 @@ pub fn run_sweep(
                 Ok(_) | Err(crate::Error::Sweep(Error::Task { .. })) => {}
                 Err(e) => return Err(e),
             }
+            // A stop asked of this process ends the sweep here (the stopped task says so in its state).
+            if let Some(signal) = interrupt::pending() {
+                return Err(Error::Stopped { signal }.into());
+            }
         }
     } else {
         processes(sweep, jobs, program, false, progress)?;
