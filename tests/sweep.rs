@@ -10,6 +10,10 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
+/// A measurement on a few images, for the tests that need one to run, not to be right.
+const FEW_MEASURES: [&str; 8] =
+    ["--distortion-images", "5", "--robust-images", "20", "--iterations", "5", "--square-queries", "20"];
+
 /// Two recipes × `seeds` seeds, trained briefly, measured on a few images.
 fn sweep_args(output: &Path, seeds: &str) -> Vec<String> {
     let mut args: Vec<String> = ["fc100-100-10-weight-decay", "fc100-100-10-dropout"]
@@ -205,7 +209,7 @@ fn a_sweep_not_yet_run_or_failed_shows_no_number() {
     let good = repo().join("recipes/fc100-100-10-weight-decay.toml");
     let base = format!("base = {:?}\n[data]\ndir = \"/nonexistent/mnist\"", good.display().to_string());
     let bad = quick_recipe(tmp.path(), "missing-data", &base);
-    let out = run(&[
+    let mut args = vec![
         "sweep",
         bad.to_str().unwrap(),
         good.to_str().unwrap(),
@@ -215,17 +219,11 @@ fn a_sweep_not_yet_run_or_failed_shows_no_number() {
         "train.epochs=1",
         "--set",
         "data.subset=1000",
-        "--distortion-images",
-        "5",
-        "--robust-images",
-        "20",
-        "--iterations",
-        "5",
-        "--square-queries",
-        "20",
         "--output",
         failing.to_str().unwrap(),
-    ]);
+    ];
+    args.extend(FEW_MEASURES);
+    let out = run(&args);
     assert_eq!(out.status.code(), Some(1));
     let last = stderr(&out).trim_end().lines().last().unwrap_or_default().to_string();
     assert!(last.starts_with("error: 1 of 2 tasks failed: task 0 (missing-data-seed1): failed: "), "{last}");
@@ -269,7 +267,7 @@ fn a_killed_task_is_shown_as_such_and_resumes_its_run_when_run_again() {
     let tmp = tempfile::tempdir().unwrap();
     let folder = tmp.path().join("s");
     let recipe = repo().join("recipes/fc100-100-10-weight-decay.toml");
-    let out = run(&[
+    let mut args = vec![
         "sweep",
         recipe.to_str().unwrap(),
         "--seeds",
@@ -278,18 +276,12 @@ fn a_killed_task_is_shown_as_such_and_resumes_its_run_when_run_again() {
         "train.epochs=30",
         "--set",
         "data.subset=20000",
-        "--distortion-images",
-        "5",
-        "--robust-images",
-        "20",
-        "--iterations",
-        "5",
-        "--square-queries",
-        "20",
         "--output",
         folder.to_str().unwrap(),
         "--slurm",
-    ]);
+    ];
+    args.extend(FEW_MEASURES);
+    let out = run(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let manifest = folder.join("sweep.json");
     let task = ["sweep", "task", manifest.to_str().unwrap(), "--index", "0"];
